@@ -4,7 +4,9 @@ It runs in a child process by default, so that its CPU time does not compete wit
 interpreter lock, or in a thread (``in_process=True``) when a test wants to read moto's backends directly.
 Two additions to plain moto: an optional latency added to every response (as a real AWS round trip
 would add), and a count of the API calls it answered, by operation, at ``GET /_trailguard/calls``
-(``DELETE`` clears it; ``POST /moto-api/reset`` clears both state and counts).
+(``DELETE`` clears it; ``POST /moto-api/reset`` clears both state and counts). ``POST
+/_trailguard/throttle?count=N`` makes the next N JSON-protocol calls (CloudTrail among them) answer
+``ThrottlingException`` as AWS does under load; they are counted like any other call.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 CALLS_PATH = "/_trailguard/calls"
+THROTTLE_PATH = "/_trailguard/throttle"
+THROTTLED = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -42,6 +46,7 @@ class CountingLatencyMiddleware:
         self.app = app
         self.latency = latency
         self.calls: Counter[str] = Counter()
+        self.throttle = 0
         self.lock = threading.Lock()
 
     def _operation(self, environ: dict[str, Any]) -> str:
@@ -65,15 +70,28 @@ class CountingLatencyMiddleware:
                 body = json.dumps(dict(self.calls)).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        if path == THROTTLE_PATH:
+            with self.lock:
+                self.throttle = int(parse_qs(environ.get("QUERY_STRING", "")).get("count", ["1"])[0])
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
+        throttled = False
         if path.startswith("/moto-api/reset"):
             with self.lock:
                 self.calls.clear()
+                self.throttle = 0
         else:
             operation = self._operation(environ)
             with self.lock:
                 self.calls[operation] += 1
+                if self.throttle and environ.get("HTTP_X_AMZ_TARGET"):
+                    self.throttle -= 1
+                    throttled = True
         if self.latency:
             time.sleep(self.latency)
+        if throttled:
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+            return [THROTTLED]
         return self.app(environ, start_response)
 
 
@@ -121,8 +139,15 @@ class Emulator:
             self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
             self._thread.start()
             return self
-        cmd = [sys.executable, "-m", "trailguard_dev.emulator", "--port", str(self.port),
-               "--latency", str(self.latency)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "trailguard_dev.emulator",
+            "--port",
+            str(self.port),
+            "--latency",
+            str(self.latency),
+        ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, **FAKE_CREDENTIALS})
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
@@ -160,6 +185,9 @@ class Emulator:
 
     def clear_calls(self) -> None:
         self._request("DELETE", CALLS_PATH)
+
+    def throttle_next(self, count: int) -> None:
+        self._request("POST", f"{THROTTLE_PATH}?count={count}")
 
     def environ(self) -> dict[str, str]:
         """The environment that points boto3 (and ``trailguard``) at this emulator."""

@@ -80,8 +80,10 @@ def render_table(state: AccountState, verdict: AccountVerdict, out: TextIO) -> N
     account_label = "compliant" if verdict.compliant else ("DRIFT" if verdict.findings else "-")
     rows.append(("(account)", "", account_label, _summary(verdict.findings)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    print(f"Account {verdict.account or '?'}: {len(verdict.trails)} trail(s) in {len(state.regions)} region(s)\n",
-          file=out)
+    print(
+        f"Account {verdict.account or '?'}: {len(verdict.trails)} trail(s) in {len(state.regions)} region(s)\n",
+        file=out,
+    )
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3], file=out)
     for region, message in sorted(state.region_errors.items()):
@@ -104,11 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trailguard", description="Keeps an AWS account's CloudTrail honest.")
     sub = parser.add_subparsers(dest="command", required=True)
     audit = sub.add_parser("audit", help="judge every trail of the account against the policy")
-    audit.add_argument("--region", action="append", default=[], metavar="R",
-                       help="region to read (repeatable; default: every region enabled for the account)")
+    audit.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="R",
+        help="region to read (repeatable; default: every region enabled for the account)",
+    )
     audit.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
-    audit.add_argument("--allow-excluded-source", action="append", default=[], metavar="SOURCE",
-                       help="event source that may be excluded from management events (repeatable)")
+    audit.add_argument(
+        "--allow-excluded-source",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="event source that may be excluded from management events (repeatable)",
+    )
     demo = sub.add_parser("demo", help="run the offline demo against a local AWS emulator")
     demo.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
     return parser

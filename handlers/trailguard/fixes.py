@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .rules import SELECTOR_RULES
-from .selectors import READ, WRITE, normalise
+from .selectors import READ, WRITE, coverage, normalise
 
 MAX_BASIC_SELECTORS = 5
 ALL_MANAGEMENT = {
@@ -25,14 +25,28 @@ ALL_MANAGEMENT = {
 }
 
 
+def arn_region(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 else ""
+
+
+def home_region(trail: Mapping[str, Any]) -> str:
+    return str(trail.get("HomeRegion") or arn_region(str(trail.get("TrailARN", ""))))
+
+
 def _sanctioned_exclusions(response: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
-    """Allowed sources the trail drops today: the fix keeps dropping them, as the operator chose."""
+    """Allowed sources the trail deliberately drops today: it logs management events, none from them.
+
+    The fix keeps dropping those, as the operator chose; it never drops a source the trail logs now.
+    """
+    if not coverage(response).logs_anything:
+        return []
     management = [s for s in normalise(response) if s.may_log_management()]
 
-    def logged(source: str) -> bool:
-        return all(any(s.logs(rw, source, assume_unknown_holds=False) for s in management) for rw in (READ, WRITE))
+    def dropped(source: str) -> bool:
+        return not any(s.logs(rw, source, assume_unknown_holds=True) for s in management for rw in (READ, WRITE))
 
-    return sorted(s for s in set(allowed) if not logged(s))
+    return sorted(s for s in set(allowed) if dropped(s))
 
 
 def restored_selectors(response: Mapping[str, Any], allowed_excluded: Iterable[str] = ()) -> dict[str, Any]:
@@ -40,8 +54,10 @@ def restored_selectors(response: Mapping[str, Any], allowed_excluded: Iterable[s
 
     Advanced selectors: every selector that cannot log management events is kept as it is, the
     management ones are replaced by one that logs them all. Basic selectors: the first selector that
-    already logs reads and writes gets management events switched on (its data resources untouched);
-    otherwise one management-only selector is appended. No selectors: the AWS default.
+    already logs reads and writes gets management events switched on (its data resources untouched), else
+    the first selector without data resources is widened to All, else a management-only selector is
+    appended (or, with no room left, the first selector widened: more data events, none lost). No
+    selectors: the AWS default.
     """
     keep_excluded = _sanctioned_exclusions(response, allowed_excluded)
     advanced = response.get("AdvancedEventSelectors") or []
@@ -58,9 +74,14 @@ def restored_selectors(response: Mapping[str, Any], allowed_excluded: Iterable[s
 
     basic = [copy.deepcopy(dict(s)) for s in response.get("EventSelectors") or []]
     target = next((s for s in basic if s.get("ReadWriteType", "All") == "All"), None)
+    if target is None:  # widening a selector to All is harmless only where it carries no data resources
+        target = next((s for s in basic if not s.get("DataResources")), None)
+    if target is None and len(basic) >= MAX_BASIC_SELECTORS:  # no room: widen one (more data events, none lost)
+        target = basic[0]
     if target is None:
         target = dict(ALL_MANAGEMENT, DataResources=[])
         basic.append(target)
+    target["ReadWriteType"] = "All"
     target["IncludeManagementEvents"] = True
     target["ExcludeManagementEventSources"] = keep_excluded
     return {"EventSelectors": basic}
@@ -74,7 +95,7 @@ def trail_fix_command(
     rule: str, trail: Mapping[str, Any], selectors: Mapping[str, Any] | None, allowed_excluded: Iterable[str] = ()
 ) -> str:
     """The AWS CLI command that fixes ``rule`` on this trail, with its real name and home region."""
-    name, region = str(trail.get("Name", "")), str(trail.get("HomeRegion", ""))
+    name, region = str(trail.get("Name", "")), home_region(trail)
     where = ("--region", region, "--name", name)
     if rule == "logging-stopped":
         return _aws("aws", "cloudtrail", "start-logging", *where)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .fixes import account_fix_command, trail_fix_command
+from .fixes import account_fix_command, arn_region, home_region, trail_fix_command
 from .rules import RULES, Severity
 from .selectors import EVERY_OTHER_SOURCE, READ, WRITE, Coverage, coverage
 
@@ -91,11 +91,6 @@ class AccountVerdict:
         return [f for t in self.trails for f in t.findings] + list(self.findings)
 
 
-def arn_region(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 else ""
-
-
 def _finding(
     rule: str, message: str, trail: Mapping[str, Any], selectors: Mapping[str, Any] | None, settings: Settings
 ) -> Finding:
@@ -157,7 +152,7 @@ def evaluate_trail(
         problems.append(("logging-stopped", f"Trail {name} is not logging."))
     problems += _selector_problems(name, coverage(selectors, settings.allowed_excluded_sources))
     if trail.get("IsMultiRegionTrail") is not True:
-        problems.append(("not-multi-region", f"Trail {name} logs only its home region {trail.get('HomeRegion')}."))
+        problems.append(("not-multi-region", f"Trail {name} logs only its home region {home_region(trail)}."))
     if trail.get("IncludeGlobalServiceEvents") is not True:
         problems.append(("global-events-excluded", f"Trail {name} does not log global service events (IAM, STS)."))
     order = list(RULES)

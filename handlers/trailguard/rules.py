@@ -25,8 +25,14 @@ class Rule:
 
 
 _SELECTOR_REVERT = "PutEventSelectors restoring management events, read and write, keeping every data-event selector"
-_SELECTOR_CFN = "AWS::CloudTrail::Trail EventSelectors: [{IncludeManagementEvents: true, ReadWriteType: All}]"
-_SELECTOR_TF = 'aws_cloudtrail event_selector { include_management_events = true, read_write_type = "All" }'
+_SELECTOR_CFN = (
+    "AWS::CloudTrail::Trail EventSelectors: [{IncludeManagementEvents: true, ReadWriteType: All}], or "
+    "AdvancedEventSelectors: [{FieldSelectors: [{Field: eventCategory, Equals: [Management]}]}]"
+)
+_SELECTOR_TF = (
+    'aws_cloudtrail event_selector { include_management_events = true, read_write_type = "All" }, or '
+    'advanced_event_selector { field_selector { field = "eventCategory", equals = ["Management"] } }'
+)
 
 RULES: dict[str, Rule] = {
     rule.id: rule
@@ -68,8 +74,8 @@ RULES: dict[str, Rule] = {
             meaning="Management events from some event sources are dropped, beyond allowedExcludedSources.",
             revert=_SELECTOR_REVERT,
             revert_actions=("cloudtrail:PutEventSelectors",),
-            cloudformation=_SELECTOR_CFN + " (ExcludeManagementEventSources only for allowed sources)",
-            terraform=_SELECTOR_TF + " (exclude_management_event_sources only for allowed sources)",
+            cloudformation=_SELECTOR_CFN + "; exclude only allowed sources",
+            terraform=_SELECTOR_TF + "; exclude only allowed sources",
         ),
         Rule(
             id="selectors-unrecognized",

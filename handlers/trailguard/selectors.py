@@ -80,8 +80,8 @@ def _condition(raw: Mapping[str, Any], label: str) -> tuple[Condition | None, li
     if not operators:
         problems.append(f"field {name!r} without an operator")
     for op, values in operators.items():
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            problems.append(f"{op} values that are not a list of strings")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            problems.append(f"{op} without a list of strings")
     if problems:
         return None, [f"{label}: {p}" for p in problems]
     pairs = [(op, v) for op, values in operators.items() for v in values]

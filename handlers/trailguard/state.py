@@ -42,8 +42,14 @@ CLIENT_CONFIG = Config(
 )
 
 _CREDENTIAL_CODES = frozenset(
-    {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-     "SignatureDoesNotMatch", "AuthFailure"}
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+    }
 )
 
 ClientFactory = Callable[[str], "CloudTrailClient"]
@@ -78,7 +84,9 @@ def enabled_regions(ec2: EC2Client) -> list[str]:
     try:
         regions = ec2.describe_regions(AllRegions=False)["Regions"]
     except (BotoCoreError, ClientError) as error:
-        raise AuditAborted(abort_reason(error) or f"Could not list the account's regions: {describe_error(error)}.")
+        raise AuditAborted(
+            abort_reason(error) or f"Could not list the account's regions: {describe_error(error)}."
+        ) from error
     return sorted(r["RegionName"] for r in regions)
 
 
@@ -192,7 +200,9 @@ def read_account(
             try:
                 reader.account = caller_account()
             except (BotoCoreError, ClientError) as error:
-                raise AuditAborted(abort_reason(error) or f"Could not tell the account: {describe_error(error)}.")
+                raise AuditAborted(
+                    abort_reason(error) or f"Could not tell the account: {describe_error(error)}."
+                ) from error
         for arn in reader.deferred:
             if not _owned_elsewhere(reader.descriptions[arn], reader.account):
                 reader.read_trail(arn)

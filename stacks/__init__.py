@@ -1,0 +1,1 @@
+"""trailguard's CDK stacks. They take typed settings and never read os.environ."""

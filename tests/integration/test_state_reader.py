@@ -1,0 +1,171 @@
+"""The state reader against moto's server, with faults injected into one trail or region at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from trailguard.policy import evaluate_account
+from trailguard.state import CLIENT_CONFIG, ClientCache, read_account
+
+from trailguard_dev.emulator import Emulator
+
+pytestmark = pytest.mark.integration
+
+REGIONS = ["us-east-1", "eu-west-1"]
+FOREIGN_ORG_TRAIL = {
+    "Name": "org-trail",
+    "S3BucketName": "org-logs",
+    "IncludeGlobalServiceEvents": True,
+    "IsMultiRegionTrail": True,
+    "HomeRegion": "us-east-1",
+    "TrailARN": "arn:aws:cloudtrail:us-east-1:999988887777:trail/org-trail",
+    "IsOrganizationTrail": True,
+}
+
+
+def denied(operation: str) -> ClientError:
+    error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+    return ClientError(error, operation)  # type: ignore[arg-type]
+
+
+class FaultyClient:
+    """A real emulator client, except for the faults a test names."""
+
+    def __init__(self, real: Any, faults: dict[str, Callable[..., Any]]) -> None:
+        self._real, self._faults = real, faults
+
+    def __getattr__(self, name: str) -> Any:
+        return self._faults.get(name, getattr(self._real, name))
+
+
+def clients(faults: Callable[[str, Any], dict[str, Callable[..., Any]]] | None = None) -> ClientCache:
+    def make(region: str) -> Any:
+        real = boto3.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
+        return FaultyClient(real, faults(region, real) if faults else {})
+
+    return ClientCache(make)
+
+
+def no_sts() -> str:
+    raise AssertionError("the account id is known from the trails; STS must not be called")
+
+
+def test_access_denied_on_one_trail_does_not_hide_the_others(aws: Emulator, trail: Callable[..., str]) -> None:
+    good = trail("us-east-1", "good")
+    locked = trail("us-east-1", "locked")
+
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        def status(Name: str) -> Any:
+            if Name == locked:
+                raise denied("GetTrailStatus")
+            return real.get_trail_status(Name=Name)
+
+        return {"get_trail_status": status}
+
+    state = read_account(clients(faults), REGIONS, no_sts)
+    verdict = evaluate_account(state.account, state.trails)
+
+    by_arn = {t.trail.arn: t for t in verdict.trails}
+    assert by_arn[good].compliant
+    assert not by_arn[locked].evaluated
+    assert [f.rule for f in by_arn[locked].findings] == ["not-evaluable"]
+    assert "AccessDeniedException" in by_arn[locked].findings[0].message
+    assert verdict.compliant  # the readable trail is compliant, so the account is
+
+
+def test_trail_deleted_during_the_audit_is_reported_not_evaluated(aws: Emulator, trail: Callable[..., str]) -> None:
+    trail("us-east-1", "stays")
+    trail("us-east-1", "goes")
+
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        def selectors(TrailName: str) -> Any:
+            if TrailName.endswith("/goes"):
+                real.delete_trail(Name="goes")
+            return real.get_event_selectors(TrailName=TrailName)
+
+        return {"get_event_selectors": selectors}
+
+    state = read_account(clients(faults), ["us-east-1"], no_sts)
+
+    errors = {t.name: t.error for t in state.trails}
+    assert errors["stays"] is None
+    assert errors["goes"] is not None
+    assert "TrailNotFoundException" in errors["goes"]
+
+
+def test_failing_region_is_recorded_and_other_regions_are_read(aws: Emulator, trail: Callable[..., str]) -> None:
+    trail("us-east-1", "main", multi_region=False)
+
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        if region != "eu-west-1":
+            return {}
+
+        def describe(**kwargs: Any) -> Any:
+            raise denied("DescribeTrails")
+
+        return {"describe_trails": describe}
+
+    state = read_account(clients(faults), REGIONS, no_sts)
+    verdict = evaluate_account(state.account, state.trails, unread_regions=sorted(state.region_errors))
+
+    assert [t.name for t in state.trails] == ["main"]
+    assert list(state.region_errors) == ["eu-west-1"]
+    # the only trail drifts, but eu-west-1 may hold a compliant one: the account is unknown, not drifted
+    assert [f.rule for f in verdict.findings] == ["not-evaluable"]
+
+
+def test_foreign_organization_trail_is_listed_but_never_read(aws: Emulator, trail: Callable[..., str]) -> None:
+    own = trail("us-east-1", "own")
+    read: list[str] = []
+
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        def describe(**kwargs: Any) -> Any:
+            response = real.describe_trails(**kwargs)
+            return {"trailList": [*response["trailList"], FOREIGN_ORG_TRAIL]}
+
+        def status(Name: str) -> Any:
+            read.append(Name)
+            return real.get_trail_status(Name=Name)
+
+        return {"describe_trails": describe, "get_trail_status": status}
+
+    state = read_account(clients(faults), REGIONS, no_sts)
+    verdict = evaluate_account(state.account, state.trails)
+
+    assert read == [own]
+    org = next(t for t in verdict.trails if t.trail.name == "org-trail")
+    assert not org.evaluated and not org.compliant
+    assert [(f.rule, f.severity) for f in org.findings] == [("not-evaluable", "low")]
+    assert "999988887777" in org.findings[0].message
+    assert verdict.compliant
+
+
+def test_only_a_foreign_organization_trail_leaves_the_account_unknown(aws: Emulator) -> None:
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        return {"describe_trails": lambda **kw: {"trailList": [FOREIGN_ORG_TRAIL]}}
+
+    state = read_account(clients(faults), REGIONS, lambda: "123456789012")
+    verdict = evaluate_account(state.account, state.trails)
+
+    assert state.account == "123456789012"
+    assert not verdict.compliant
+    assert [f.rule for f in verdict.findings] == ["not-evaluable"]
+    assert "no-compliant-trail" not in [f.rule for f in verdict.all_findings]
+
+
+def test_own_organization_trail_is_evaluated(aws: Emulator) -> None:
+    ct = boto3.client("cloudtrail", region_name="us-east-1")
+    arn = ct.create_trail(
+        Name="org", S3BucketName="trailguard-test-logs", IsMultiRegionTrail=True, IsOrganizationTrail=True
+    )["TrailARN"]
+    ct.put_event_selectors(TrailName="org", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    ct.start_logging(Name="org")
+
+    state = read_account(clients(), REGIONS, lambda: "123456789012")
+    verdict = evaluate_account(state.account, state.trails)
+
+    assert [(t.trail.arn, t.compliant) for t in verdict.trails] == [(arn, True)]
