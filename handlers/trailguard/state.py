@@ -67,6 +67,12 @@ def abort_reason(error: BaseException) -> str | None:
         return "No AWS region is configured: set AWS_REGION or pass --region."
     if isinstance(error, ConnectionError):
         return f"The AWS endpoint could not be reached ({error})."
+    return rejected_credentials(error)
+
+
+def rejected_credentials(error: BaseException) -> str | None:
+    """AWS refused the credentials. A region not enabled for the account answers the same way, so this
+    aborts an audit only when every region says it."""
     if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _CREDENTIAL_CODES:
         return f"AWS rejected the credentials ({error.response['Error'].get('Message', '')})."
     return None
@@ -115,6 +121,7 @@ class _Reader:
         self.errors: dict[str, str] = {}
         self.region_errors: dict[str, str] = {}
         self.deferred: list[str] = []
+        self.rejected: list[str] = []
         self.account: str | None = None
 
     def describe(self, region: str) -> None:
@@ -145,11 +152,12 @@ class _Reader:
         error = future.exception()
         if error is not None:
             reason = abort_reason(error)
-            if reason:
+            if reason and not (kind == "describe" and rejected_credentials(error)):
                 raise AuditAborted(reason)
             message = describe_error(error)
             if kind == "describe":
-                self.region_errors[key] = message
+                self.region_errors[key] = message + (" (is the region enabled for the account?)" if reason else "")
+                self.rejected.append(reason or "")
             else:
                 self.errors[key] = message
             return
@@ -196,6 +204,8 @@ def read_account(
         for region in regions:
             reader.describe(region)
         reader.drain()
+        if regions and len(reader.rejected) == len(regions) and all(reader.rejected):
+            raise AuditAborted(reader.rejected[0])
         if reader.account is None:
             try:
                 reader.account = caller_account()

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from trailguard.policy import evaluate_account
-from trailguard.state import CLIENT_CONFIG, ClientCache, read_account
+from trailguard.state import CLIENT_CONFIG, AuditAborted, ClientCache, read_account
 
 from trailguard_dev.emulator import Emulator
 
@@ -169,3 +169,36 @@ def test_own_organization_trail_is_evaluated(aws: Emulator) -> None:
     verdict = evaluate_account(state.account, state.trails)
 
     assert [(t.trail.arn, t.compliant) for t in verdict.trails] == [(arn, True)]
+
+
+def rejected(operation: str) -> ClientError:
+    error = {"Error": {"Code": "UnrecognizedClientException", "Message": "The security token included is invalid."}}
+    return ClientError(error, operation)  # type: ignore[arg-type]
+
+
+def test_region_not_enabled_for_the_account_is_a_region_error_not_an_abort(
+    aws: Emulator, trail: Callable[..., str]
+) -> None:
+    trail("us-east-1", "main")
+
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        def describe(**kwargs: Any) -> Any:
+            raise rejected("DescribeTrails")
+
+        return {"describe_trails": describe} if region == "me-south-1" else {}
+
+    state = read_account(clients(faults), ["us-east-1", "me-south-1"], no_sts)
+
+    assert [t.name for t in state.trails] == ["main"]
+    assert "enabled for the account" in state.region_errors["me-south-1"]
+
+
+def test_credentials_rejected_in_every_region_abort_the_read(aws: Emulator) -> None:
+    def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
+        def describe(**kwargs: Any) -> Any:
+            raise rejected("DescribeTrails")
+
+        return {"describe_trails": describe}
+
+    with pytest.raises(AuditAborted, match="AWS rejected the credentials"):
+        read_account(clients(faults), REGIONS, no_sts)
