@@ -108,6 +108,16 @@ RULES: dict[str, Rule] = {
             terraform="aws_cloudtrail include_global_service_events = true",
         ),
         Rule(
+            id="trail-deleted",
+            severity="high",
+            scope="trail",
+            meaning="The trail named by a DeleteTrail (or another watched call) no longer exists.",
+            revert="none without a baseline of the trail: a person must recreate it",
+            revert_actions=(),
+            cloudformation="AWS::CloudTrail::Trail with DeletionPolicy: Retain",
+            terraform="aws_cloudtrail with lifecycle { prevent_destroy = true }",
+        ),
+        Rule(
             id="not-evaluable",
             severity="medium",
             scope="trail",

@@ -222,6 +222,24 @@ def read_account(
     return reader.state(regions)
 
 
+def read_trails(
+    cloudtrail: ClientFactory, trails: Sequence[dict[str, Any]], account: str, workers: int = WORKERS
+) -> list[TrailState]:
+    """Status and selectors of trails already described (2 calls each, concurrently, errors isolated)."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-read")
+    reader = _Reader(cloudtrail, pool)
+    reader.account = account
+    try:
+        reader.listed("", list(trails))
+        for arn in reader.deferred:
+            if not _owned_elsewhere(reader.descriptions[arn], account):
+                reader.read_trail(arn)
+        reader.drain()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return list(reader.state(()).trails)
+
+
 class ClientCache:
     """Thread-safe ``region -> client`` for one boto3 session (sessions themselves are not thread-safe)."""
 

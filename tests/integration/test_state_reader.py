@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from trailguard.policy import evaluate_account
 from trailguard.state import CLIENT_CONFIG, AuditAborted, ClientCache, read_account
-
 from trailguard_dev.emulator import Emulator
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
+
 from trailguard.fixes import restored_selectors
 from trailguard.policy import Settings, evaluate_trail
 from trailguard.rules import SELECTOR_RULES

@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from trailguard.selectors import coverage
 
 INCLUDING = ("Equals", "StartsWith", "EndsWith")

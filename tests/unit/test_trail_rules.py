@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
+
 from trailguard.policy import evaluate_trail
 from trailguard.rules import RULES
 

@@ -1,0 +1,105 @@
+"""The Lambda: CloudTrail event (or the scheduled sweep) in, verdict and alerts out.
+
+parse -> read live state -> evaluate -> (remediate) -> notify; each step lives in ``trailguard`` and is
+callable alone. This module only wires them, builds the clients once per container, and logs one line and
+a few metrics per event. A delivery that still failed after its channel's own retries raises, so that
+Lambda retries the event; the retry sends only to the channels that have not delivered.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from trailguard import events, flow
+from trailguard.config import Config
+
+logger = Logger(service="trailguard")
+metrics = Metrics(namespace="trailguard", service="trailguard")
+_runtime: flow.Runtime | None = None
+
+
+class DeliveryFailed(RuntimeError):
+    """Some channel did not deliver; raised after the others were recorded, so Lambda retries the rest."""
+
+
+def runtime(context: Any) -> flow.Runtime:
+    """Clients and settings, built at first use and kept for the container's life."""
+    global _runtime  # noqa: PLW0603 - kept for the container's life, the Lambda way
+    if _runtime is None:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        from trailguard import render
+        from trailguard.channels import SlackSecret, send_sns
+        from trailguard.delivery import Sender
+        from trailguard.state import CLIENT_CONFIG, ClientCache, enabled_regions
+        from trailguard.store import StateTable
+
+        config = Config.from_env(os.environ)
+        session = boto3.session.Session()
+        quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+        senders: dict[str, Sender] = {}
+        if config.slack_secret_arn:
+            slack = SlackSecret(
+                config.slack_secret_arn,
+                session.client("secretsmanager", region_name=config.slack_secret_arn.split(":")[3], config=quick),
+            )
+            senders["slack"] = lambda alert: slack.send(render.slack_message(alert))
+        if config.alert_topic_arn:
+            topic = config.alert_topic_arn
+            sns = session.client("sns", region_name=topic.split(":")[3], config=quick)
+            senders["sns"] = lambda alert: send_sns(sns, topic, render.sns_message(alert))
+        ec2 = session.client("ec2", config=CLIENT_CONFIG)
+        _runtime = flow.Runtime(
+            config=config,
+            account=str(context.invoked_function_arn).split(":")[4],
+            cloudtrail=ClientCache(
+                lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
+            ),
+            table=StateTable(session.client("dynamodb", config=quick), config.state_table),
+            senders=senders,
+            regions=lambda: enabled_regions(ec2),
+        )
+    return _runtime
+
+
+def _count(result: flow.Result) -> None:
+    body = result.body
+    if body["status"] == "ignored":
+        metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
+    if body["status"] == "drift":
+        metrics.add_metric(name="DriftFound", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=len(body["notified"]))
+    metrics.add_metric(name="AlertFailures", unit=MetricUnit.Count, value=len(result.failed))
+
+
+@metrics.log_metrics
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    intake = events.parse(event)
+    if isinstance(intake, events.Ignored):
+        result = flow.ignored(intake)
+    elif isinstance(intake, events.Sweep):
+        result = flow.handle_sweep(intake, runtime(context))
+    else:
+        result = flow.handle_call(intake, runtime(context))
+    body = result.body
+    logger.info(
+        f"{body['status']}: {body['event_name'] or 'event'} {body['event_id']}",
+        extra={
+            "event_id": body["event_id"],
+            "trail": body["trail_arn"],
+            "status": body["status"],
+            "findings": [f["rule"] for f in body["findings"]],
+            "channels": body["notified"],
+            "failed": list(result.failed),
+            "reason": body.get("reason"),
+        },
+    )
+    _count(result)
+    if result.failed:
+        raise DeliveryFailed(f"not delivered, Lambda will retry: {'; '.join(result.failed)}")
+    return body

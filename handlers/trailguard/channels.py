@@ -1,0 +1,250 @@
+"""Sends already-rendered alerts to Slack and SNS, and reports each channel's outcome as a ``Delivery``.
+
+Rendering lives in ``render.py``; this module only moves bytes. Clients come from the caller (STYLE 5), and
+slack_sdk is imported only when a Slack message is actually sent, to keep cold starts cheap. A channel that
+fails (unreachable, rejected, misconfigured) yields a failed ``Delivery`` with a reason for the logs; only
+the errors a channel can raise in normal operation are caught, never ``Exception``.
+
+Webhook URLs and bot tokens are secrets: they never appear in a ``Delivery``, an exception message or a
+``repr``, and slack_sdk's own logger is kept above DEBUG, where it would print the request URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from slack_sdk.http_retry import RetryHandler
+
+SLACK = "slack"
+SNS = "sns"
+SLACK_API_URL = "https://slack.com/api/"
+# Up to 1 + SLACK_RETRIES attempts of SLACK_TIMEOUT seconds each, with slack_sdk's backoff between them
+# (0.5-1.5 s, then 1-2 s), or Retry-After + up to 1 s after a 429: about 18.5 s worst case, plus Retry-After.
+SLACK_TIMEOUT = 5
+SLACK_RETRIES = 2
+REDACTED = "<redacted>"
+_SECRET_FORMS = 'expected an incoming-webhook URL, or JSON {"webhook_url": ...} or {"token": ..., "channel": ...}'
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of sending one alert on one channel. ``detail`` is for logs and never holds a secret."""
+
+    channel: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SlackWebhook:
+    url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SlackBot:
+    token: str = field(repr=False)
+    channel: str
+    api_url: str = SLACK_API_URL
+
+
+SlackTarget = SlackWebhook | SlackBot
+
+
+class SlackSecretError(ValueError):
+    """The Slack secret cannot be read or parsed. The message names the problem, never the secret's value."""
+
+
+# --- the Slack secret -------------------------------------------------------------------------------------
+
+
+def slack_target(secret_string: str) -> SlackTarget:
+    """Parse the Slack secret: a webhook URL, JSON ``{"webhook_url"}``, or JSON ``{"token", "channel"}`` with an
+    optional ``"api_url"`` (the Web API base URL, for GovSlack or a local server). Raises ``SlackSecretError``."""
+    text = secret_string.strip()
+    if not text.startswith("{"):
+        return SlackWebhook(_url(text, "the secret"))
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise SlackSecretError(_malformed("it starts with '{' but is not valid JSON")) from None  # no value
+    if "webhook_url" in data and "token" in data:
+        raise SlackSecretError(_malformed('it has both "webhook_url" and "token"; keep one'))
+    if "webhook_url" in data:
+        return SlackWebhook(_url(data["webhook_url"], '"webhook_url"'))
+    if "token" in data:
+        return _bot(data)
+    raise SlackSecretError(_malformed('the JSON has neither "webhook_url" nor "token"'))
+
+
+def _bot(data: Mapping[str, Any]) -> SlackBot:
+    token, channel = data.get("token"), data.get("channel")
+    if not isinstance(token, str) or not token.strip():
+        raise SlackSecretError(_malformed('"token" must be a non-empty string'))
+    if any(c.isspace() or not c.isprintable() for c in token.strip()):
+        raise SlackSecretError(_malformed('"token" contains whitespace or control characters'))
+    if not isinstance(channel, str) or not channel.strip():
+        raise SlackSecretError(_malformed('"channel" must be a non-empty string (a channel id such as C0123)'))
+    api_url = _url(data["api_url"], '"api_url"') if "api_url" in data else SLACK_API_URL
+    return SlackBot(token=token.strip(), channel=channel.strip(), api_url=api_url)
+
+
+def _url(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SlackSecretError(_malformed(f"{what} must be an http(s) URL"))
+    url = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise SlackSecretError(_malformed(f"{what} contains whitespace or control characters"))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SlackSecretError(_malformed(f"{what} is not an http(s) URL"))
+    return url
+
+
+def _malformed(reason: str) -> str:
+    return f"The Slack secret is malformed: {reason} ({_SECRET_FORMS})."
+
+
+class SlackSecret:
+    """The Slack target named by a Secrets Manager ARN, read on first use and kept for the container's life.
+
+    Keep one per container (the handler's module scope). A failed send forgets the cached target, so that a
+    rotated or corrected secret is picked up by the next invocation."""
+
+    def __init__(self, secret_arn: str, secrets: SecretsManagerClient) -> None:
+        self.secret_arn = secret_arn
+        self._secrets = secrets
+        self._target: SlackTarget | None = None
+
+    def target(self) -> SlackTarget:
+        """The parsed target; raises ``SlackSecretError`` when the secret is missing, unreadable or malformed."""
+        if self._target is None:
+            self._target = slack_target(self._read())
+        return self._target
+
+    def _read(self) -> str:
+        try:
+            value = self._secrets.get_secret_value(SecretId=self.secret_arn).get("SecretString")
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "unknown error")
+            raise SlackSecretError(f"The Slack secret {self.secret_arn} could not be read: {code}.") from error
+        except BotoCoreError as error:
+            raise SlackSecretError(f"The Slack secret {self.secret_arn} could not be read: {error}") from error
+        if not isinstance(value, str):
+            raise SlackSecretError(f"The Slack secret {self.secret_arn} has no SecretString (binary secret?).")
+        return value
+
+    def forget(self) -> None:
+        self._target = None
+
+    def send(self, message: Mapping[str, Any], timeout: int = SLACK_TIMEOUT) -> Delivery:
+        """Send ``message`` to the target the secret names; a secret problem is a failed Slack delivery."""
+        try:
+            target = self.target()
+        except SlackSecretError as error:
+            return Delivery(SLACK, False, str(error))
+        delivery = send_slack(target, message, timeout)
+        if not delivery.ok:
+            self.forget()
+        return delivery
+
+
+# --- sending ----------------------------------------------------------------------------------------------
+
+
+def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = SLACK_TIMEOUT) -> Delivery:
+    """Post a rendered ``{"text", "blocks"}`` message. 429 (honouring Retry-After), 500/503 and connection
+    errors are retried twice; a read timeout is not retried, since Slack may have posted the message."""
+    from http.client import HTTPException
+
+    from slack_sdk.errors import SlackApiError, SlackRequestError
+
+    try:
+        if isinstance(target, SlackWebhook):
+            return _send_webhook(target, message, timeout)
+        return _post_message(target, message, timeout)
+    except SlackApiError as error:
+        answer = error.response
+        return _slack_failed(target, f"Slack answered HTTP {answer.status_code}: {answer.get('error')}")
+    except TimeoutError:
+        return _slack_failed(target, f"Slack did not answer within {timeout} s (it may have posted the message)")
+    except (OSError, HTTPException, SlackRequestError) as error:
+        return _slack_failed(target, f"Slack could not be reached: {error}")
+
+
+def _send_webhook(target: SlackWebhook, message: Mapping[str, Any], timeout: int) -> Delivery:
+    from slack_sdk.webhook import WebhookClient
+
+    client = WebhookClient(target.url, timeout=timeout, logger=_sdk_logger(), retry_handlers=_retry_handlers())
+    response = client.send(text=message.get("text"), blocks=message.get("blocks"))
+    if response.status_code == 200 and response.body == "ok":
+        return Delivery(SLACK, True, "posted by incoming webhook")
+    return _slack_failed(target, f"Slack webhook answered HTTP {response.status_code}: {response.body[:200]}")
+
+
+def _post_message(target: SlackBot, message: Mapping[str, Any], timeout: int) -> Delivery:
+    from slack_sdk import WebClient
+
+    client = WebClient(
+        token=target.token,
+        base_url=target.api_url,
+        timeout=timeout,
+        logger=_sdk_logger(),
+        retry_handlers=_retry_handlers(),
+    )
+    answer = client.chat_postMessage(channel=target.channel, text=message.get("text"), blocks=message.get("blocks"))
+    return Delivery(SLACK, True, f"posted to {answer.get('channel')} at {answer.get('ts')}")
+
+
+def _retry_handlers() -> list[RetryHandler]:
+    """Note: the handlers share one attempt counter, so a send makes at most SLACK_RETRIES + 1 attempts."""
+    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=SLACK_RETRIES),
+        ServerErrorRetryHandler(max_retry_count=SLACK_RETRIES),
+        ConnectionErrorRetryHandler(max_retry_count=SLACK_RETRIES),
+    ]
+
+
+def _sdk_logger() -> logging.Logger:
+    """slack_sdk logs the request URL (a webhook URL is a secret) at DEBUG: keep its logger at WARNING."""
+    logger = logging.getLogger(f"{__name__}.slack_sdk")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
+def _slack_failed(target: SlackTarget, detail: str) -> Delivery:
+    return Delivery(SLACK, False, redact(detail, target))
+
+
+def redact(text: str, target: SlackTarget) -> str:
+    """``text`` with the target's secrets (webhook URL and its path, bot token) replaced."""
+    if isinstance(target, SlackWebhook):
+        parts = urlsplit(target.url)
+        secrets = [target.url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path]
+    else:
+        secrets = [target.token]
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) > 1:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def send_sns(sns: SNSClient, topic_arn: str, publish_kwargs: Mapping[str, Any]) -> Delivery:
+    """Publish a rendered notification (``Subject``, ``Message``, ``MessageAttributes``) to ``topic_arn``."""
+    try:
+        answer = sns.publish(TopicArn=topic_arn, **publish_kwargs)
+    except (ClientError, BotoCoreError) as error:
+        return Delivery(SNS, False, f"SNS publish to {topic_arn} failed: {error}")
+    return Delivery(SNS, True, f"published to {topic_arn} as {answer.get('MessageId')}")

@@ -1,0 +1,172 @@
+"""Event intake: what an EventBridge event asks of the detector, decided without trusting its payload for state.
+
+``parse`` never raises. It returns a ``TrailCall`` (a watched CloudTrail call, succeeded or failed), a
+``Sweep`` (the scheduled backstop) or ``Ignored`` with one reason. The event names which trail and who
+acted; what the trail looks like is always read fresh from the API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .alerts import Actor
+
+WATCHED_CALLS = frozenset({"PutEventSelectors", "UpdateTrail", "StopLogging", "DeleteTrail"})
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+
+_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):([^:]*):trail/([A-Za-z0-9._-]{1,128})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_MAX_FIELD = 2048  # untrusted strings are kept, but not without bound
+
+
+@dataclass(frozen=True)
+class TrailRef:
+    """The trail a call named: always a name and the region to ask in; the ARN when it can be known."""
+
+    name: str
+    region: str
+    arn: str | None = None
+    partition: str = "aws"
+
+
+@dataclass(frozen=True)
+class TrailCall:
+    event_id: str
+    event_name: str
+    account: str
+    region: str
+    trail: TrailRef
+    actor: Actor
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error_code)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    event_id: str
+    account: str
+    time: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+    event_id: str = ""
+    event_name: str = ""
+
+
+Intake = TrailCall | Sweep | Ignored
+
+
+def _text(value: Any) -> str:
+    """An untrusted scalar as text: JSON null and the stringified "null" of some exports become empty."""
+    if value is None or isinstance(value, dict | list) or value == "null":
+        return ""
+    return str(value)[:_MAX_FIELD]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def resolve_trail(value: Any, region: str, account: str) -> TrailRef | None:
+    """A trail named by a plain name or an ARN (any partition); None when it is neither."""
+    if not isinstance(value, str):
+        return None
+    match = _ARN.match(value)
+    if match:  # an ARN whose account is not 12 digits (a scrubbed sample) still names the trail and region
+        partition, trail_region, arn_account, name = match.groups()
+        if not _REGION.match(trail_region):
+            return None
+        arn = value if _ACCOUNT.match(arn_account) else None
+        return TrailRef(name=name, region=trail_region, arn=arn, partition=partition)
+    if not _NAME.match(value):
+        return None
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{value}" if _ACCOUNT.match(account) else None
+    return TrailRef(name=value, region=region, arn=arn, partition=partition)
+
+
+def actor_of(detail: Mapping[str, Any]) -> Actor:
+    identity = _mapping(detail.get("userIdentity"))
+    issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
+    return Actor(
+        arn=_text(identity.get("arn")) or _text(issuer.get("arn")) or _text(identity.get("principalId")),
+        principal_type=_text(identity.get("type")),
+        source_ip=_text(detail.get("sourceIPAddress")),
+        user_agent=_text(detail.get("userAgent")),
+        time=_text(detail.get("eventTime")),
+        invoked_by=_text(identity.get("invokedBy")),
+    )
+
+
+def _scheduled(event: Mapping[str, Any]) -> Intake:
+    event_id = _text(event.get("id"))
+    if not event_id:
+        return Ignored("scheduled event without an id")
+    return Sweep(event_id=event_id, account=_text(event.get("account")), time=_text(event.get("time")))
+
+
+def _envelope_problem(event: Mapping[str, Any], detail: Mapping[str, Any]) -> str | None:
+    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE:
+        return f"detail-type {_text(event.get('detail-type'))!r} is not {CLOUDTRAIL_DETAIL_TYPE!r}"
+    if not detail:
+        return "no CloudTrail record in detail"
+    if detail.get("eventSource") != "cloudtrail.amazonaws.com":
+        return f"eventSource {_text(detail.get('eventSource'))!r} is not cloudtrail.amazonaws.com"
+    # Real deliveries always carry eventType; a record without it is judged by its other fields, since
+    # the state is re-read anyway. Network-activity (AwsVpceEvent) and other types are not API calls.
+    if detail.get("eventType", "AwsApiCall") != "AwsApiCall":
+        return f"eventType {_text(detail.get('eventType'))!r} is not AwsApiCall"
+    if detail.get("eventName") not in WATCHED_CALLS:
+        return f"{_text(detail.get('eventName'))!r} is not a watched call"
+    return None
+
+
+def parse(event: Any) -> Intake:
+    """Classify an EventBridge event. Never raises: anything unexpected is ``Ignored`` with its reason."""
+    if not isinstance(event, Mapping):
+        return Ignored(f"event is a {type(event).__name__}, not an object")
+    source = event.get("source")
+    if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
+        return _scheduled(event)
+    if source != "aws.cloudtrail":
+        return Ignored(f"source {_text(source)!r} is not aws.cloudtrail", _text(event.get("id")))
+    detail = _mapping(event.get("detail"))
+    event_id = _text(detail.get("eventID")) or _text(event.get("id"))
+    event_name = _text(detail.get("eventName"))
+    problem = _envelope_problem(event, detail)
+    if problem:
+        return Ignored(problem, event_id, event_name)
+    if not event_id:
+        return Ignored("no eventID", event_id, event_name)
+    region = _text(detail.get("awsRegion")) or _text(event.get("region"))
+    if not _REGION.match(region):
+        return Ignored(f"region {region!r} is not an AWS region", event_id, event_name)
+    account = _text(event.get("account")) or _text(detail.get("recipientAccountId"))
+    params = _mapping(detail.get("requestParameters"))
+    trail = resolve_trail(params.get("trailName") or params.get("name"), region, account)
+    if trail is None:
+        return Ignored("the call names no valid trail (requestParameters.name / trailName)", event_id, event_name)
+    if not _ACCOUNT.match(account) and trail.arn:
+        account = trail.arn.split(":")[4]
+    return TrailCall(
+        event_id=event_id,
+        event_name=event_name,
+        account=account,
+        region=region,
+        trail=trail,
+        actor=actor_of(detail),
+        error_code=_text(detail.get("errorCode")),
+        error_message=_text(detail.get("errorMessage")),
+    )
