@@ -163,7 +163,8 @@ class SlackSecret:
 
 def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = SLACK_TIMEOUT) -> Delivery:
     """Post a rendered ``{"text", "blocks"}`` message. 429 (honouring Retry-After), 500/503 and connection
-    errors are retried twice; a read timeout is not retried, since Slack may have posted the message."""
+    errors are retried twice. A read timeout counts as delivered (unconfirmed): the request reached Slack,
+    which has most likely posted it, and resending would post it twice."""
     from http.client import HTTPException
 
     from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -175,8 +176,13 @@ def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = S
     except SlackApiError as error:
         answer = error.response
         return _slack_failed(target, f"Slack answered HTTP {answer.status_code}: {answer.get('error')}")
-    except TimeoutError:
-        return _slack_failed(target, f"Slack did not answer within {timeout} s (it may have posted the message)")
+    except TimeoutError:  # the request went out and Slack is slow to answer: it has most likely posted
+        return Delivery(
+            SLACK,
+            True,
+            f"unconfirmed: Slack took more than {timeout} s to answer; not resent, to "
+            "avoid a duplicate (the email channel is independent)",
+        )
     except (OSError, HTTPException, SlackRequestError) as error:
         return _slack_failed(target, f"Slack could not be reached: {error}")
 

@@ -158,12 +158,13 @@ def test_wrong_bot_token_is_a_failed_delivery_that_does_not_show_the_token(slack
     assert "xoxb-wrong-token-value" not in delivery.detail
 
 
-def test_timeout_is_a_failure_that_is_not_retried_and_slack_may_still_post(slack: SlackServer) -> None:
+def test_slow_answer_counts_as_delivered_unconfirmed_and_is_not_resent(slack: SlackServer) -> None:
     slack.hang_next(1, seconds=TIMEOUT + 0.3)
 
     delivery, elapsed = timed_send(webhook(slack))
 
-    assert_failed_without_secret(delivery, f"did not answer within {TIMEOUT} s")
+    assert delivery.ok
+    assert delivery.detail.startswith("unconfirmed")
     assert elapsed < TIMEOUT + 0.3
     assert slack.attempts == 1  # a read timeout is not retried: no duplicate post
     assert len(slack.wait_for_messages(1, timeout=3)) == 1  # the slow Slack posted it after all
