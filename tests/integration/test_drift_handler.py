@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import drift_handler
 import pytest
 
+import drift_handler
 from tests.events import event, scheduled, wrap
 from trailguard.render import slack_as_text
 from trailguard_dev.emulator import Emulator
