@@ -7,8 +7,13 @@ against the exact target (1 DescribeTrails per region, 1 GetTrailStatus and 1 Ge
 trail, plus 1 DescribeRegions when no region is given), and its speed-up over the same calls made one after
 another with the same client configuration. It exits non-zero when a target is missed.
 
-Run with ``python -m trailguard_dev.bench``. Absolute times on a shared machine are noisy; the ratio is the
-figure that matters, and it is measured within one run.
+Then the handler benchmark (:mod:`trailguard_dev.bench_handler`): the drift handler's time per event against
+the bare reads it cannot avoid, its AWS calls per event, its cold import time and its peak memory over 1,000
+events, each against its target.
+
+Run with ``python -m trailguard_dev.bench`` (``--part audit`` or ``--part handler`` for one part). Absolute
+times on a shared machine are noisy; the ratios are the figures that matter, and they are measured within one
+run.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from trailguard.cli import run_audit
 from trailguard.policy import AccountVerdict, Settings
 from trailguard.state import CLIENT_CONFIG, AccountState, enabled_regions
 
+from . import bench_handler
 from .emulator import FAKE_CREDENTIALS, Emulator, pointed_at
 
 REGIONS = (
@@ -323,29 +329,50 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trailguard_dev.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=LATENCY, help="seconds added to every emulator response")
     parser.add_argument("--repeat", type=int, default=3, help="audit runs per scenario; the median is reported")
+    parser.add_argument(
+        "--handler-latency",
+        type=float,
+        default=bench_handler.LATENCY,
+        help="seconds added to every emulator response in the handler benchmark",
+    )
+    parser.add_argument(
+        "--events", type=int, default=bench_handler.EVENTS, help="compliant events timed in the handler benchmark"
+    )
+    parser.add_argument("--part", choices=("all", "audit", "handler"), default="all", help="which benchmark to run")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def audit_benchmark(latency: float, repeat: int) -> bool:
     trails = account_trails()
     scenarios = (Scenario(f"--region x{len(REGIONS)}", REGIONS), Scenario("all enabled regions", ()))
     print(
         f"trailguard audit benchmark: {len(REGIONS)} regions x {len(KINDS)} trails homed in each, "
-        f"{args.latency * 1000:.0f} ms per emulator response",
+        f"{latency * 1000:.0f} ms per emulator response",
         flush=True,
     )
-    with Emulator(latency=args.latency) as emu, pointed_at(emu):
+    with Emulator(latency=latency) as emu, pointed_at(emu):
         start = time.perf_counter()
         provision(trails)
         print(f"provisioned {len(trails)} trails in {time.perf_counter() - start:.1f} s", flush=True)
         results = []
         for scenario in scenarios:
-            results.append(measure(emu, scenario, trails, max(1, args.repeat)))
+            results.append(measure(emu, scenario, trails, max(1, repeat)))
             print(f"measured {scenario.label}", flush=True)
     print()
-    print(render(results, len(trails), args.latency))
-    ok = all(r.ok for r in results)
+    print(render(results, len(trails), latency))
+    return all(r.ok for r in results)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    ok = True
+    if args.part in ("all", "audit"):
+        ok = audit_benchmark(args.latency, args.repeat)
+        print(f"\naudit: {'all targets met' if ok else 'TARGET MISSED'}.\n", flush=True)
+    if args.part in ("all", "handler"):
+        handler_ok = bench_handler.run(args.handler_latency, max(1, args.events))
+        print(f"\nhandler: {'all targets met' if handler_ok else 'TARGET MISSED'}.")
+        ok = ok and handler_ok
     print(f"\n{'all targets met' if ok else 'TARGET MISSED'}.")
     return 0 if ok else 1
 

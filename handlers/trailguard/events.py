@@ -18,10 +18,11 @@ WATCHED_CALLS = frozenset({"PutEventSelectors", "UpdateTrail", "StopLogging", "D
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
-_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):([^:]*):trail/([A-Za-z0-9._-]{1,128})$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
+_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+_ARN = re.compile(rf"arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):([^:]*):trail/({_NAME_PATTERN})", re.ASCII)
+_NAME = re.compile(_NAME_PATTERN, re.ASCII)
+_REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
+_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 _MAX_FIELD = 2048  # untrusted strings are kept, but not without bound
 
 
@@ -83,17 +84,17 @@ def resolve_trail(value: Any, region: str, account: str) -> TrailRef | None:
     """A trail named by a plain name or an ARN (any partition); None when it is neither."""
     if not isinstance(value, str):
         return None
-    match = _ARN.match(value)
+    match = _ARN.fullmatch(value)
     if match:  # an ARN whose account is not 12 digits (a scrubbed sample) still names the trail and region
         partition, trail_region, arn_account, name = match.groups()
-        if not _REGION.match(trail_region):
+        if not _REGION.fullmatch(trail_region):
             return None
-        arn = value if _ACCOUNT.match(arn_account) else None
+        arn = value if _ACCOUNT.fullmatch(arn_account) else None
         return TrailRef(name=name, region=trail_region, arn=arn, partition=partition)
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         return None
     partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
-    arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{value}" if _ACCOUNT.match(account) else None
+    arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{value}" if _ACCOUNT.fullmatch(account) else None
     return TrailRef(name=value, region=region, arn=arn, partition=partition)
 
 
@@ -128,7 +129,8 @@ def _envelope_problem(event: Mapping[str, Any], detail: Mapping[str, Any]) -> st
     # the state is re-read anyway. Network-activity (AwsVpceEvent) and other types are not API calls.
     if detail.get("eventType", "AwsApiCall") != "AwsApiCall":
         return f"eventType {_text(detail.get('eventType'))!r} is not AwsApiCall"
-    if detail.get("eventName") not in WATCHED_CALLS:
+    name = detail.get("eventName")
+    if not isinstance(name, str) or name not in WATCHED_CALLS:
         return f"{_text(detail.get('eventName'))!r} is not a watched call"
     return None
 
@@ -151,14 +153,14 @@ def parse(event: Any) -> Intake:
     if not event_id:
         return Ignored("no eventID", event_id, event_name)
     region = _text(detail.get("awsRegion")) or _text(event.get("region"))
-    if not _REGION.match(region):
+    if not _REGION.fullmatch(region):
         return Ignored(f"region {region!r} is not an AWS region", event_id, event_name)
     account = _text(event.get("account")) or _text(detail.get("recipientAccountId"))
     params = _mapping(detail.get("requestParameters"))
     trail = resolve_trail(params.get("trailName") or params.get("name"), region, account)
     if trail is None:
         return Ignored("the call names no valid trail (requestParameters.name / trailName)", event_id, event_name)
-    if not _ACCOUNT.match(account) and trail.arn:
+    if not _ACCOUNT.fullmatch(account) and trail.arn:
         account = trail.arn.split(":")[4]
     return TrailCall(
         event_id=event_id,
