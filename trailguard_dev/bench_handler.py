@@ -12,7 +12,8 @@ compliant, one stopped), a state table, an SNS topic, a Slack secret and the loc
 - calls: the AWS calls every event made, by operation, against the minimum its evaluation needs.
 - import: a cold ``import drift_handler`` against ``import boto3, slack_sdk``, each in fresh interpreters.
 - memory: the peak RSS of one process that builds the runtime and handles 1,000 events, one in ten of them
-  alerting (emulator latency 0, to keep it quick).
+  alerting (emulator latency 0, to keep it quick). Everything that process loaded counts; what the benchmark
+  process had does not (see ``_peak_kb``).
 
 The handler's log line and metrics (one each per event, on stdout as in Lambda) are formatted and written
 to /dev/null. The memory run is ``python -m trailguard_dev.bench_handler --memory-child N OUT``.
@@ -70,7 +71,9 @@ MEMORY_TARGET_MB = 128.0  # the smallest Lambda memory size
 # an AWS call) and records what was reported for the trail and for the account (read by the sweep).
 READS = Counter({"DescribeTrails": 1, "GetTrailStatus": 1, "GetEventSelectors": 1})
 COMPLIANT_CALLS = READS + Counter({"UpdateItem": 2})
-DRIFT_CALLS = COMPLIANT_CALLS + Counter({"GetTrailStatus": 1, "GetEventSelectors": 1, "Publish": 1, "PutItem": 2})
+DRIFT_CALLS = COMPLIANT_CALLS + Counter(
+    {"GetTrailStatus": 1, "GetEventSelectors": 1, "Publish": 1, "BatchWriteItem": 1}
+)
 FIRST_ALERT_CALLS = Counter({"GetSecretValue": 1})  # the container's first alert reads the Slack secret
 
 _RESTORE_ALL = [
@@ -432,6 +435,7 @@ class Memory:
     events: int
     first_mb: float  # peak after the first event (imports done, runtime built)
     peak_mb: float
+    ru_maxrss_mb: float  # as getrusage says: the benchmark process's peak, inherited across exec, if higher
     seconds: float
     outcomes: Counter[str]
     expected: Counter[str]
@@ -468,6 +472,7 @@ def measure_memory(env: Mapping[str, str], events: int) -> Memory:
         events,
         result["first_kb"] / 1024,
         result["peak_kb"] / 1024,
+        result["ru_maxrss_kb"] / 1024,
         result["seconds"],
         Counter(result["outcomes"]),
         expected,
@@ -487,12 +492,31 @@ def memory_child(events: int, out: Path) -> None:
         outcomes[_outcome(drift_handler.handler(evt, context))] += 1
         first_kb = first_kb or _peak_kb()
     seconds = time.perf_counter() - start
-    result = {"first_kb": first_kb, "peak_kb": _peak_kb(), "seconds": seconds, "outcomes": outcomes}
+    result = {
+        "first_kb": first_kb,
+        "peak_kb": _peak_kb(),
+        "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "seconds": seconds,
+        "outcomes": outcomes,
+    }
     out.write_text(json.dumps(result))
 
 
 def _peak_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    """This process's peak RSS in kilobytes, since it started.
+
+    On Linux ``getrusage(RUSAGE_SELF).ru_maxrss`` keeps its value across exec, and a child that Python starts
+    (vfork, then exec) takes the parent's peak with it: started from the benchmark, the memory run would
+    report the benchmark's own peak. ``VmHWM`` is the same high-water mark, counted from exec; where it is
+    missing (not Linux), ``ru_maxrss`` is all there is."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # --- the whole section ------------------------------------------------------------------------------------
@@ -620,8 +644,9 @@ def render(report: Report) -> str:
         f"  Slack stand-in received {t.slack_posts} posts for {len(d.calls)} drift events",
         f"  memory run: {dict(memory.outcomes)} in {memory.seconds:.1f} s",
         "",
-        f"Peak RSS of the memory run: {memory.first_mb:.1f} MB after the first event (imports done, runtime built), "
-        f"{memory.peak_mb:.1f} MB after {memory.events:,} events.",
+        f"Peak RSS of the memory run (VmHWM): {memory.first_mb:.1f} MB after the first event (imports done, runtime "
+        f"built), {memory.peak_mb:.1f} MB after {memory.events:,} events. Its getrusage ru_maxrss reads "
+        f"{memory.ru_maxrss_mb:.1f} MB: on Linux that survives exec, so it holds this benchmark process's own peak.",
         "",
         f"Cold import, {len(imports.handler)} fresh interpreters each (ms): "
         f"drift_handler {', '.join(f'{s * 1000:.0f}' for s in imports.handler)}; "

@@ -111,9 +111,10 @@ def handle_call(call: TrailCall, rt: Runtime) -> Result:
         return Result(_body("compliant", call.event_id, call.event_name, trail_arn=verdict.trail_arn))
     outcome = deliver(drift_alert(call, verdict, rt.action), rt.senders, rt.table, rt.pool, taken)
     if not outcome.failed:  # what the sweep need not repeat
+        reported = {ACCOUNT_KEY: fingerprint(f.rule for f in verdict.findings if not f.trail_arn)}
         if verdict.trail_arn:
-            rt.table.set_reported(verdict.trail_arn, fingerprint(f.rule for f in verdict.findings if f.trail_arn))
-        rt.table.set_reported(ACCOUNT_KEY, fingerprint(f.rule for f in verdict.findings if not f.trail_arn))
+            reported[verdict.trail_arn] = fingerprint(f.rule for f in verdict.findings if f.trail_arn)
+        rt.table.set_reported(reported)
     return Result(
         _body(
             "drift",
@@ -145,7 +146,7 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> Result:
         notified.update(outcome.delivered)
         failed.extend(_failures(outcome))
         if not outcome.failed:
-            rt.table.set_reported(subject, reported)
+            rt.table.set_reported({subject: reported})
     findings = tuple(report.verdict.all_findings)
     body = _body(
         "drift" if findings else "compliant",

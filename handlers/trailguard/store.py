@@ -100,15 +100,25 @@ class StateTable:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def set_reported(self, subject: str, fingerprint: str) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "pk": {"S": f"reported#{subject}"},
-                "fingerprint": {"S": fingerprint},
-                "reported_at": {"N": str(int(self.clock()))},
-            },
-        )
+    def set_reported(self, fingerprints: Mapping[str, str]) -> None:
+        """Remember what was reported for each subject (one BatchWriteItem per 25 subjects)."""
+        now = str(int(self.clock()))
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": f"reported#{subject}"},
+                        "fingerprint": {"S": printed},
+                        "reported_at": {"N": now},
+                    }
+                }
+            }
+            for subject, printed in sorted(fingerprints.items())
+        ]
+        for start in range(0, len(items), 25):
+            request: Mapping[str, Any] = {self.table: items[start : start + 25]}
+            while request:
+                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
 
 def fingerprint(rules: Iterable[str]) -> str:
