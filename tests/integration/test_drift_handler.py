@@ -13,6 +13,7 @@ import pytest
 
 import drift_handler
 from tests.events import event, scheduled, wrap
+from trailguard.channels import SLACK_TIMEOUT
 from trailguard.render import slack_as_text
 from trailguard_dev.emulator import Emulator
 from trailguard_dev.slack_server import SlackServer
@@ -478,3 +479,17 @@ def test_cloudtrail_throttling_is_retried_and_judged(detector: Detector, trail: 
 
     assert rules(result)[0] == ("logging-stopped", "critical")
     assert len(detector.slack.messages) == 1
+
+
+def test_slack_answering_too_slowly_is_not_resent(detector: Detector, trail: Callable[..., str]) -> None:
+    trail(REGION, "org-audit")
+    cloudtrail().stop_logging(Name="org-audit")
+    evt = event("stoplogging_cli", trail="org-audit")
+    detector.slack.hang_next(1, seconds=SLACK_TIMEOUT + 0.5)
+
+    result = detector.run(evt)  # Slack got the post but answered too late: unconfirmed, not failed
+
+    assert result["notified"] == ["slack", "sns"]
+    assert len(detector.slack.wait_for_messages(1, timeout=5)) == 1
+    assert detector.run(evt)["status"] == "duplicate"
+    assert detector.slack.attempts == 1 and len(detector.inbox()) == 1
