@@ -1,11 +1,250 @@
-"""The detector stack: the home region's EventBridge rule, Lambda, topic, state table and sweep."""
+"""The detector stack (home region): the EventBridge rule, the Lambda, its topic, state table and sweep."""
 
-from aws_cdk import Stack
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    Acknowledgment,
+    Aws,
+    BundlingOptions,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, WATCHED_CALLS
+from trailguard.rules import RULES
+
+from .bundling import LocalPythonBundling
+from .settings import DeploySettings
+
+HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+PYTHON_VERSION = "3.14"
+PLATFORM = "manylinux2014_aarch64"  # arm64
+
+EVENT_PATTERN: dict[str, Any] = {
+    "source": ["aws.cloudtrail"],
+    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+    "detail": {"eventSource": ["cloudtrail.amazonaws.com"], "eventName": sorted(WATCHED_CALLS)},
+}
+
+# What the handler calls. DescribeTrails and DescribeRegions take no resource-level permissions.
+LIST_ACTIONS = ("cloudtrail:DescribeTrails", "ec2:DescribeRegions")
+TRAIL_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus")
+STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem")
+
+
+def remediation_actions() -> tuple[str, ...]:
+    """What reverts need: the union of every rule's revert actions (granted only when remediation is on)."""
+    return tuple(sorted({action for rule in RULES.values() for action in rule.revert_actions}))
+
+
+def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
+    """cdk-nag findings accepted on ``scope``, each with its written reason."""
+    Validations.of(scope).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
+
+
+def event_pattern() -> events.EventPattern:
+    return events.EventPattern(
+        source=EVENT_PATTERN["source"], detail_type=EVENT_PATTERN["detail-type"], detail=EVENT_PATTERN["detail"]
+    )
 
 
 class DetectorStack(Stack):
-    """Deployment target of the detector; the resources are added with the Lambda handler."""
+    def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        key = kms.Key(self, "AlertKey", enable_key_rotation=True, description="trailguard alert topic")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        topic = sns.Topic(self, "Alerts", display_name="trailguard alerts", master_key=key, enforce_ssl=True)
+        for email in settings.alert_emails:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
 
-    def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        table = dynamodb.TableV2(
+            self,
+            "State",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expires_at",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        undelivered = sqs.Queue(
+            self,
+            "Undelivered",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(undelivered, {"AwsSolutions-SQS3": "This queue is the dead-letter queue: it has none of its own."})
+        log_group = logs.LogGroup(
+            self, "HandlerLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+        )
+        secret = (
+            secretsmanager.Secret.from_secret_name_v2(self, "SlackSecret", settings.slack_secret_name)
+            if settings.slack_secret_name
+            else None
+        )
+        role = self._role(settings, key=key, topic=topic, table=table, log_group=log_group, secret=secret)
+        environment = {
+            "STATE_TABLE": table.table_name,
+            "ALERT_TOPIC_ARN": topic.topic_arn,
+            "REMEDIATION_MODE": settings.remediation_mode,
+            "ALLOWED_EXCLUDED_SOURCES": ",".join(settings.allowed_excluded_sources),
+            "POWERTOOLS_SERVICE_NAME": "trailguard",
+        }
+        if secret is not None:
+            environment["SLACK_SECRET_ARN"] = secret.secret_arn
+        handler = lambda_.Function(
+            self,
+            "DriftHandler",
+            description="trailguard: judges CloudTrail changes and alerts",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="drift_handler.handler",
+            code=lambda_.Code.from_asset(
+                str(HANDLERS),
+                exclude=["**/__pycache__", "**/*.pyc"],
+                bundling=BundlingOptions(
+                    image=RUNTIME.bundling_image, local=LocalPythonBundling(HANDLERS, PYTHON_VERSION, PLATFORM)
+                ),
+            ),
+            role=role,
+            timeout=Duration.seconds(60),  # within the delivery lease (trailguard.store.LEASE_SECONDS)
+            memory_size=256,
+            environment=environment,
+            log_group=log_group,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(undelivered),
+        )
+        events.Rule(
+            self,
+            "TrailChanges",
+            description="CloudTrail calls that can switch a trail's logging off",
+            event_pattern=event_pattern(),
+            targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
+        )
+        events.Rule(
+            self,
+            "Sweep",
+            description="trailguard backstop sweep over every enabled region",
+            schedule=events.Schedule.expression(settings.sweep_schedule),
+            targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=2)],
+        )
+        self._alarms(topic, handler, undelivered)
+
+    def _role(
+        self,
+        settings: DeploySettings,
+        *,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        table: dynamodb.ITableV2,
+        log_group: logs.ILogGroup,
+        secret: secretsmanager.ISecret | None,
+    ) -> iam.Role:
+        role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        trails = f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
+        statements = [
+            iam.PolicyStatement(sid="ListTrailsAndRegions", actions=list(LIST_ACTIONS), resources=["*"]),
+            iam.PolicyStatement(sid="ReadTrails", actions=list(TRAIL_READ_ACTIONS), resources=[trails]),
+            iam.PolicyStatement(sid="State", actions=list(STATE_ACTIONS), resources=[table.table_arn]),
+            iam.PolicyStatement(sid="Alert", actions=["sns:Publish"], resources=[topic.topic_arn]),
+            iam.PolicyStatement(
+                sid="AlertKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            ),
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group.log_group_arn}"],
+            ),
+        ]
+        if secret is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="SlackSecret",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[f"{secret.secret_arn}-??????"],
+                )
+            )
+        if settings.remediation_mode == "on":
+            statements.append(
+                iam.PolicyStatement(sid="Revert", actions=list(remediation_actions()), resources=[trails])
+            )
+        for statement in statements:
+            role.add_to_policy(statement)
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "cloudtrail:DescribeTrails and ec2:DescribeRegions take no resource-level permissions."
+                ),
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]": (
+                    "The detector watches every trail of its own account, in every region, including new ones."
+                ),
+            },
+        )
+        return role
+
+    def _alarms(self, topic: sns.ITopic, handler: lambda_.Function, undelivered: sqs.Queue) -> None:
+        action = cloudwatch_actions.SnsAction(topic)
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "HandlerErrors",
+                alarm_description="trailguard's handler failed (an alert may not have been delivered)",
+                metric=handler.metric_errors(period=Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "HandlerThrottles",
+                alarm_description="trailguard's handler was throttled",
+                metric=handler.metric_throttles(period=Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "UndeliveredEvents",
+                alarm_description="CloudTrail events trailguard could not process are waiting in its dead-letter queue",
+                metric=undelivered.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(action)

@@ -1,0 +1,29 @@
+"""A forwarder stack for each other region: the same rule, sending the events to the home region's bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from constructs import Construct
+
+from .detector import event_pattern
+
+
+class ForwarderStack(Stack):
+    """The events keep their own ``region``: the one Lambda in the home region sees where each call was made."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, home_region: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        home_bus = events.EventBus.from_event_bus_arn(
+            self, "HomeBus", f"arn:{Aws.PARTITION}:events:{home_region}:{Aws.ACCOUNT_ID}:event-bus/default"
+        )
+        events.Rule(
+            self,
+            "ForwardTrailChanges",
+            description=f"Forward CloudTrail changes to trailguard in {home_region}",
+            event_pattern=event_pattern(),
+            targets=[targets.EventBus(home_bus)],
+        )
