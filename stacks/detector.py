@@ -9,6 +9,7 @@ from aws_cdk import (
     Acknowledgment,
     Aws,
     BundlingOptions,
+    CfnOutput,
     Duration,
     RemovalPolicy,
     Stack,
@@ -72,7 +73,13 @@ def event_pattern() -> events.EventPattern:
 class DetectorStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        key = kms.Key(self, "AlertKey", enable_key_rotation=True, description="trailguard alert topic")
+        key = kms.Key(
+            self,
+            "AlertKey",
+            enable_key_rotation=True,
+            description="trailguard alert topic",
+            removal_policy=RemovalPolicy.DESTROY,  # encrypts messages in flight only; scheduled for deletion
+        )
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
@@ -161,6 +168,15 @@ class DetectorStack(Stack):
             targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=2)],
         )
         self._alarms(topic, handler, undelivered)
+        outputs = {
+            "HandlerName": handler.function_name,
+            "AlertTopicArn": topic.topic_arn,
+            "StateTableName": table.table_name,
+            "HandlerLogGroup": log_group.log_group_name,
+            "UndeliveredQueueUrl": undelivered.queue_url,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)
 
     def _role(
         self,
