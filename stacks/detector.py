@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsii
 from aws_cdk import (
     Acknowledgment,
     Aws,
@@ -23,7 +24,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -59,6 +59,21 @@ def remediation_actions() -> tuple[str, ...]:
     return tuple(sorted({action for rule in RULES.values() for action in rule.revert_actions}))
 
 
+@jsii.implements(lambda_.IDestination)
+class QueueDestination:
+    """Async invocations that exhausted their retries go to the queue. Unlike CDK's SqsDestination, it grants
+    only sqs:SendMessage, the one action Lambda uses to deliver there."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(self, scope: Construct, fn: lambda_.IFunction, *args: Any, **kwargs: Any) -> lambda_.DestinationConfig:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(sid="Undelivered", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])
+        )
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)
+
+
 def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
     """cdk-nag findings accepted on ``scope``, each with its written reason."""
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
@@ -90,6 +105,15 @@ class DetectorStack(Stack):
             )
         )
         topic = sns.Topic(self, "Alerts", display_name="trailguard alerts", master_key=key, enforce_ssl=True)
+        topic.add_to_resource_policy(  # the SSL policy replaces the default one, which let alarms publish
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
         for email in settings.alert_emails:
             topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -151,7 +175,7 @@ class DetectorStack(Stack):
             log_group=log_group,
             retry_attempts=2,
             max_event_age=Duration.hours(6),
-            on_failure=destinations.SqsDestination(undelivered),
+            on_failure=QueueDestination(undelivered),
         )
         events.Rule(
             self,

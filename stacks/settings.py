@@ -64,7 +64,7 @@ class DeploySettings:
         if secret and not _SECRET_NAME.fullmatch(secret):
             raise SettingsError(f"slackSecretName must be a Secrets Manager secret name, not {secret!r}.")
         return cls(
-            alert_emails=_checked("alertEmails", _list(get("alertEmails"), "alertEmails"), _EMAIL, "an email address"),
+            alert_emails=_checked("alertEmails", _list(get("alertEmails"), "alertEmails"), _EMAIL, "email addresses"),
             slack_secret_name=secret,
             remediation_mode=mode,
             regions=_regions(_list(get("regions"), "regions")),
@@ -73,7 +73,7 @@ class DeploySettings:
                 "allowedExcludedSources",
                 _list(get("allowedExcludedSources"), "allowedExcludedSources"),
                 _SOURCE,
-                "an event source like kms.amazonaws.com",
+                "event sources like kms.amazonaws.com",
             ),
         )
 
@@ -104,10 +104,10 @@ def _list(value: Any, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
-def _checked(key: str, values: tuple[str, ...], pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+def _checked(key: str, values: tuple[str, ...], pattern: re.Pattern[str], allowed: str) -> tuple[str, ...]:
     for value in values:
         if not pattern.fullmatch(value):
-            raise SettingsError(f"{key} must list only {what}s; {value!r} is not {what}.")
+            raise SettingsError(f"{key} must list only {allowed}, and {value!r} is not one.")
     return values
 
 

@@ -1,0 +1,119 @@
+"""Stack-test fixtures: each configuration is built once per module, with asset bundling skipped.
+
+Building goes through ``stacks.build``, which adds cdk-nag's AwsSolutions pack to the app, and
+``Template.from_stack`` synthesizes: a finding raises. So every template a test here looks at has also
+passed cdk-nag.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before aws_cdk is imported: the jsii runtime (Node 20) prints an end-of-life banner on start otherwise.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from stacks import HOME_STACK, build
+from stacks.settings import DeploySettings
+
+# The configurations under test, as the CDK context app.py would be given (cdk.json or `-c key=value`).
+DEFAULT_CONTEXT: dict[str, Any] = {}
+FULL_CONTEXT: dict[str, Any] = {
+    "regions": "us-east-1,eu-west-1,ap-southeast-2",
+    "remediationMode": "on",
+    "slackSecretName": "trailguard/slack",
+    "alertEmails": ["security@example.com", "oncall@example.org"],
+    "allowedExcludedSources": "kms.amazonaws.com",
+    "sweepSchedule": "rate(30 minutes)",
+}
+DRY_RUN_CONTEXT: dict[str, Any] = {
+    "regions": '["eu-west-1", "us-east-1"]',
+    "remediationMode": "dry-run",
+    "slackSecretName": "trailguard/slack",
+}
+OFF_CONTEXT: dict[str, Any] = {
+    "regions": "us-west-2",
+    "remediationMode": "off",
+    "slackSecretName": "ops/trailguard-slack",
+}
+
+
+def settings_from(context: Mapping[str, Any]) -> DeploySettings:
+    """What app.py does with the context."""
+    return DeploySettings.from_context(context.get)
+
+
+def build_app(settings: DeploySettings, outdir: Path | None = None) -> tuple[App, list[Stack]]:
+    """The app's constructs, not yet synthesized; bundling is skipped (the asset is only fingerprinted)."""
+    app = App(context={"aws:cdk:bundling-stacks": []}, outdir=str(outdir) if outdir else None)
+    return app, build(app, settings)
+
+
+def synth(settings: DeploySettings, outdir: Path | None = None) -> dict[str, Template]:
+    """Every stack's template by stack name; raises if cdk-nag reports a finding."""
+    return deploy(settings, outdir).templates
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One configuration, built and synthesized."""
+
+    settings: DeploySettings
+    app: App
+    stacks: dict[str, Stack]
+    templates: dict[str, Template]
+
+    @property
+    def home(self) -> Template:
+        return self.templates[HOME_STACK]
+
+    @property
+    def home_stack(self) -> Stack:
+        return self.stacks[HOME_STACK]
+
+    @property
+    def forwarders(self) -> dict[str, Template]:
+        return {name: t for name, t in self.templates.items() if name != HOME_STACK}
+
+
+def deploy(settings: DeploySettings, outdir: Path | None = None) -> Deployment:
+    """``outdir`` defaults to a fresh temporary directory, as for any App without one."""
+    app, stacks = build_app(settings, outdir)
+    return Deployment(
+        settings=settings,
+        app=app,
+        stacks={s.stack_name: s for s in stacks},
+        templates={s.stack_name: Template.from_stack(s) for s in stacks},
+    )
+
+
+@pytest.fixture(scope="module")
+def deploy_default(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """No context at all: what `cdk synth` does on a fresh clone."""
+    return deploy(settings_from(DEFAULT_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_full(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Three regions, remediation on, Slack, two emails, kms.amazonaws.com allowed, a 30-minute sweep."""
+    return deploy(settings_from(FULL_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_dry_run(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Two regions (home eu-west-1), remediation dry-run, Slack, no emails."""
+    return deploy(settings_from(DRY_RUN_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_off(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """One region, remediation off, Slack, no emails."""
+    return deploy(settings_from(OFF_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
