@@ -8,6 +8,7 @@ Lambda retries the event; the retry sends only to the channels that have not del
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -54,6 +55,8 @@ def runtime(context: Any) -> flow.Runtime:
             sns = session.client("sns", region_name=topic.split(":")[3], config=quick)
             senders["sns"] = lambda alert: send_sns(sns, topic, render.sns_message(alert))
         ec2 = session.client("ec2", config=CLIENT_CONFIG)
+        sts = session.client("sts", config=quick)
+        identity = functools.cache(lambda: str(sts.get_caller_identity()["Arn"]))
         _runtime = flow.Runtime(
             config=config,
             account=str(context.invoked_function_arn).split(":")[4],
@@ -63,6 +66,7 @@ def runtime(context: Any) -> flow.Runtime:
             table=StateTable(session.client("dynamodb", config=quick), config.state_table),
             senders=senders,
             regions=lambda: enabled_regions(ec2),
+            identity=identity,
         )
     return _runtime
 

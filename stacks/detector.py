@@ -50,7 +50,12 @@ EVENT_PATTERN: dict[str, Any] = {
 
 # What the handler calls. DescribeTrails and DescribeRegions take no resource-level permissions.
 LIST_ACTIONS = ("cloudtrail:DescribeTrails", "ec2:DescribeRegions")
-TRAIL_READ_ACTIONS = ("cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus")
+TRAIL_READ_ACTIONS = (
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:GetInsightSelectors",  # for the baseline
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:ListTags",  # for the baseline
+)
 STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem")
 
 
@@ -237,8 +242,25 @@ class DetectorStack(Stack):
                 )
             )
         if settings.remediation_mode == "on":
+            reverts = remediation_actions()
             statements.append(
-                iam.PolicyStatement(sid="Revert", actions=list(remediation_actions()), resources=[trails])
+                iam.PolicyStatement(
+                    sid="Revert", actions=[a for a in reverts if a.startswith("cloudtrail:")], resources=[trails]
+                )
+            )
+            acknowledge(role, {
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
+                    "Restoring a trail's CloudWatch Logs delivery role passes that role, whichever it was, to "
+                    "CloudTrail only (iam:PassedToService)."
+                ),
+            })  # fmt: skip
+            statements.append(  # restoring a CloudWatch Logs delivery role hands that role to CloudTrail
+                iam.PolicyStatement(
+                    sid="RevertPassLogsRole",
+                    actions=[a for a in reverts if a.startswith("iam:")],
+                    resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
+                    conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+                )
             )
         for statement in statements:
             role.add_to_policy(statement)

@@ -8,6 +8,7 @@ other trails are read only when the event's trail is no longer compliant.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert, AlertFinding, console_url, worst
+from .baseline import Baseline
 from .events import TrailCall
 from .policy import Finding, Settings, TrailState, evaluate_account
 from .rules import SEVERITIES
@@ -27,6 +29,7 @@ class CallVerdict:
 
     trail: TrailState | None
     findings: tuple[Finding, ...]
+    baseline: Baseline | None = None
 
     @property
     def trail_arn(self) -> str | None:
@@ -64,15 +67,20 @@ def _deleted(call: TrailCall, others: tuple[Finding, ...], account_ok: bool) -> 
 
 
 def evaluate_call(
-    call: TrailCall, cloudtrail: ClientFactory, settings: Settings, pool: ThreadPoolExecutor
+    call: TrailCall,
+    cloudtrail: ClientFactory,
+    settings: Settings,
+    pool: ThreadPoolExecutor,
+    baselines: Callable[[list[str]], Mapping[str, Baseline]] = lambda arns: {},
 ) -> CallVerdict:
-    """Read the named trail and the account's other trails live, and judge both."""
+    """Read the named trail, its baseline and the account's other trails live, and judge them."""
     client = cloudtrail(call.trail.region)
     ident = call.trail.arn or call.trail.name
     described = pool.submit(client.describe_trails, includeShadowTrails=True)
     reads_trail = call.event_name != "DeleteTrail"
     status = pool.submit(client.get_trail_status, Name=ident) if reads_trail else None
     selectors = pool.submit(client.get_event_selectors, TrailName=ident) if reads_trail else None
+    stored = pool.submit(baselines, [call.trail.arn]) if call.trail.arn else None
     listing, list_error = _result(described)
     if listing is None:
         state = TrailState(
@@ -84,23 +92,26 @@ def evaluate_call(
         )
     trails = list(listing.get("trailList", []))
     mine = _find(trails, call)
+    arn = str(mine["TrailARN"]) if mine else call.trail.arn
+    baseline = (stored.result() if stored else baselines([arn]) if arn else {}).get(arn or "")
     if mine is None:
         others = read_trails(cloudtrail, [t for t in trails if t.get("IsMultiRegionTrail")], call.account)
         verdict = evaluate_account(call.account, others, settings, call.trail.region)
-        return CallVerdict(None, (_deleted(call, verdict.findings, verdict.compliant), *verdict.findings))
+        deleted = _deleted(call, verdict.findings, verdict.compliant)
+        return CallVerdict(None, (deleted, *verdict.findings), baseline)
     if not reads_trail:  # DeleteTrail, yet the trail exists (recreated, or the delete lost a race): read it
         status = pool.submit(client.get_trail_status, Name=mine["TrailARN"])
         selectors = pool.submit(client.get_event_selectors, TrailName=mine["TrailARN"])
     (got_status, status_error), (got_selectors, selectors_error) = _result(status), _result(selectors)
-    state = TrailState(mine, got_status, got_selectors, status_error or selectors_error or None)
+    state = TrailState(mine, got_status, got_selectors, status_error or selectors_error or None, baseline)
     alone = evaluate_account(call.account, [state], settings, call.trail.region)
     if alone.compliant:
-        return CallVerdict(state, ())
+        return CallVerdict(state, (), baseline)
     candidates = [t for t in trails if t.get("IsMultiRegionTrail") and t.get("TrailARN") != mine.get("TrailARN")]
     verdict = evaluate_account(
         call.account, [state, *read_trails(cloudtrail, candidates, call.account)], settings, call.trail.region
     )
-    return CallVerdict(state, (*verdict.trails[0].findings, *verdict.findings))
+    return CallVerdict(state, (*verdict.trails[0].findings, *verdict.findings), baseline)
 
 
 def _alert_findings(findings: tuple[Finding, ...]) -> tuple[AlertFinding, ...]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .baseline import DESTINATIONS, SETTINGS, Baseline, changed_destinations
 from .rules import SELECTOR_RULES
 from .selectors import READ, WRITE, coverage, normalise
 
@@ -87,47 +89,135 @@ def restored_selectors(response: Mapping[str, Any], allowed_excluded: Iterable[s
     return {"EventSelectors": basic}
 
 
-def _aws(*words: str) -> str:
-    return " ".join(shlex.quote(w) if not w.startswith("--") else w for w in words)
+Call = tuple[str, dict[str, Any]]  # an API operation and its arguments, e.g. ("StartLogging", {"Name": ...})
+
+
+def _data_selectors(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Selectors that log data (or network activity) events and no management events, with something in them."""
+    advanced = response.get("AdvancedEventSelectors") or []
+    if advanced:
+        adv = normalise({"AdvancedEventSelectors": advanced})
+        return [dict(raw) for raw, sel in zip(advanced, adv, strict=True) if not sel.may_log_management()]
+    return [
+        dict(s)
+        for s in response.get("EventSelectors") or []
+        if s.get("IncludeManagementEvents") is False and any(r.get("Values") for r in s.get("DataResources") or [])
+    ]
+
+
+def baseline_selectors(response: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The baseline's selectors exactly, plus any data selector the trail has now that the baseline lacks.
+
+    None when that cannot be done in one call (the trail switched between basic and advanced selectors, or
+    the basic selectors would exceed five): the caller then keeps the current data selectors instead.
+    """
+    kind = "AdvancedEventSelectors" if baseline.get("AdvancedEventSelectors") else "EventSelectors"
+    current_kind = "AdvancedEventSelectors" if response.get("AdvancedEventSelectors") else "EventSelectors"
+    restored = [dict(s) for s in baseline.get(kind) or []]
+    extra = [s for s in _data_selectors(response) if s not in restored]
+    if not restored or (extra and current_kind != kind):
+        return None
+    merged = restored + extra
+    if kind == "EventSelectors" and len(merged) > MAX_BASIC_SELECTORS:
+        return None
+    return {kind: merged}
+
+
+def fix_calls(
+    rule: str,
+    trail: Mapping[str, Any],
+    selectors: Mapping[str, Any] | None,
+    allowed_excluded: Iterable[str] = (),
+    *,
+    baseline: Baseline | None = None,
+    ident: str | None = None,
+) -> list[Call]:
+    """The API calls that fix ``rule`` on this trail (``ident``: its name or ARN; the name by default).
+
+    These are what a person is told to paste and what a revert makes: one source for both.
+    """
+    ident = ident or str(trail.get("Name", ""))
+    if rule == "logging-stopped":
+        return [("StartLogging", {"Name": ident})]
+    if rule == "not-multi-region":
+        return [("UpdateTrail", {"Name": ident, "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True})]
+    if rule == "global-events-excluded":
+        return [("UpdateTrail", {"Name": ident, "IncludeGlobalServiceEvents": True})]
+    if rule == "log-validation-disabled":
+        return [("UpdateTrail", {"Name": ident, "EnableLogFileValidation": True})]
+    if rule == "destination-changed" and baseline is not None:
+        restore = {DESTINATIONS[k]: baseline.trail.get(k, "") for k in changed_destinations(trail, baseline)}
+        return [("UpdateTrail", {"Name": ident, **restore})] if restore else []
+    if rule in SELECTOR_RULES:
+        args = baseline_selectors(selectors or {}, baseline.selectors) if baseline else None
+        return [
+            (
+                "PutEventSelectors",
+                {"TrailName": ident, **(args or restored_selectors(selectors or {}, allowed_excluded))},
+            )
+        ]
+    if rule == "trail-deleted" and baseline is not None:
+        return recreate_calls(baseline)
+    return []
+
+
+def recreate_calls(baseline: Baseline) -> list[Call]:
+    """A deleted trail back from its baseline: same name and settings, selectors, insights, tags, logging."""
+    settings = {SETTINGS[k]: v for k, v in baseline.trail.items() if k in SETTINGS}
+    destinations = {DESTINATIONS[k]: v for k, v in baseline.trail.items() if k in DESTINATIONS}
+    create: dict[str, Any] = {"Name": baseline.name, **destinations, **settings}
+    if baseline.tags:
+        create["TagsList"] = baseline.tags
+    calls: list[Call] = [
+        ("CreateTrail", create),
+        ("PutEventSelectors", {"TrailName": baseline.name, **baseline.selectors}),
+    ]
+    if baseline.insight_selectors:
+        calls.append(
+            ("PutInsightSelectors", {"TrailName": baseline.name, "InsightSelectors": baseline.insight_selectors})
+        )
+    calls.append(("StartLogging", {"Name": baseline.name}))
+    return calls
+
+
+def _flag(key: str) -> str:
+    return "--" + re.sub(r"(?<!^)(?=[A-Z])", "-", key).lower()
+
+
+def render_cli(calls: Iterable[Call], region: str) -> str:
+    """The calls as AWS CLI commands, joined with &&, every value quoted for the shell."""
+    commands = []
+    for operation, arguments in calls:
+        words = ["aws", "cloudtrail", _flag(operation)[2:], "--region", region]
+        for key, value in arguments.items():
+            if isinstance(value, bool):
+                words.append(_flag(key) if value else "--no-" + _flag(key)[2:])
+            elif isinstance(value, list | dict):
+                words += [_flag(key), shlex.quote(json.dumps(value, separators=(",", ":")))]
+            else:
+                words += [_flag(key), shlex.quote(str(value))]
+        commands.append(" ".join(words))
+    return " && ".join(commands)
 
 
 def trail_fix_command(
-    rule: str, trail: Mapping[str, Any], selectors: Mapping[str, Any] | None, allowed_excluded: Iterable[str] = ()
+    rule: str,
+    trail: Mapping[str, Any],
+    selectors: Mapping[str, Any] | None,
+    allowed_excluded: Iterable[str] = (),
+    baseline: Baseline | None = None,
 ) -> str:
     """The AWS CLI command that fixes ``rule`` on this trail, with its real name and home region."""
-    name, region = str(trail.get("Name", "")), home_region(trail)
-    where = ("--region", region, "--name", name)
-    if rule == "logging-stopped":
-        return _aws("aws", "cloudtrail", "start-logging", *where)
-    if rule == "not-multi-region":
-        return _aws(
-            "aws", "cloudtrail", "update-trail", *where, "--is-multi-region-trail", "--include-global-service-events"
-        )
-    if rule == "global-events-excluded":
-        return _aws("aws", "cloudtrail", "update-trail", *where, "--include-global-service-events")
-    if rule in SELECTOR_RULES:
-        args = restored_selectors(selectors or {}, allowed_excluded)
-        kind, value = next(iter(args.items()))
-        option = "--advanced-event-selectors" if kind == "AdvancedEventSelectors" else "--event-selectors"
-        payload = json.dumps(value, separators=(",", ":"))
-        return _aws(
-            "aws", "cloudtrail", "put-event-selectors", "--region", region, "--trail-name", name, option, payload
-        )
-    return ""
+    return render_cli(fix_calls(rule, trail, selectors, allowed_excluded, baseline=baseline), home_region(trail))
 
 
 def account_fix_command(region: str) -> str:
     """Create a trail that satisfies the policy (the bucket must carry a CloudTrail bucket policy)."""
-    where = ("--region", region, "--name", "management-events")
-    create = _aws(
-        "aws",
-        "cloudtrail",
-        "create-trail",
-        *where,
-        "--s3-bucket-name",
-        "<log-bucket>",
-        "--is-multi-region-trail",
-        "--include-global-service-events",
-        "--enable-log-file-validation",
-    )
-    return f"{create} && {_aws('aws', 'cloudtrail', 'start-logging', *where)}"
+    create = {
+        "Name": "management-events",
+        "S3BucketName": "<log-bucket>",
+        "IsMultiRegionTrail": True,
+        "IncludeGlobalServiceEvents": True,
+        "EnableLogFileValidation": True,
+    }
+    return render_cli([("CreateTrail", create), ("StartLogging", {"Name": "management-events"})], region)

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .baseline import Baseline
 from .config import Config
 from .delivery import Outcome, Sender, deliver
-from .detect import attempt_alert, drift_alert, evaluate_call
+from .detect import CallVerdict, attempt_alert, drift_alert, evaluate_call
 from .events import Ignored, Sweep, TrailCall
-from .policy import Finding
-from .state import ClientFactory
+from .policy import Finding, TrailState
+from .remediate import ActionResult, Plan, describe_actions, execute, plan, verify
+from .state import ClientFactory, read_extras
 from .store import ACCOUNT_KEY, StateTable, fingerprint
 from .sweep import plan_sweep
 
-ACTIONS = {
-    "off": "Nothing: alert only (REMEDIATION_MODE=off).",
-    "dry-run": "Nothing: automatic reversion is not part of this version yet, so dry-run changes nothing.",
-    "on": "Nothing: automatic reversion is not part of this version yet; the trail was left as it is.",
-}
+SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
 
 
 @dataclass
@@ -37,11 +35,16 @@ class Runtime:
     table: StateTable
     senders: Mapping[str, Sender]
     regions: Callable[[], list[str]]
+    identity: Callable[[], str] = lambda: ""  # the detector's own caller ARN (STS), asked once when needed
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=16))
 
-    @property
-    def action(self) -> str:
-        return ACTIONS[self.config.remediation_mode]
+    def is_own(self, actor_arn: str) -> bool:
+        """Whether a call was made by the detector itself (its role, any session)."""
+        own = self.identity()
+        if ":assumed-role/" in own:
+            own = own.rsplit("/", 1)[0] + "/"
+            return bool(actor_arn) and actor_arn.startswith(own)
+        return bool(own) and actor_arn == own
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ def _body(
     trail_arn: str | None = None,
     findings: tuple[Finding, ...] = (),
     notified: tuple[str, ...] = (),
+    actions: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     return {
@@ -70,7 +74,7 @@ def _body(
         "findings": [
             {"rule": f.rule, "severity": f.severity, "message": f.message, "trail_arn": f.trail_arn} for f in findings
         ],
-        "actions": [],
+        "actions": actions or [],
         "notified": list(notified),
         **extra,
     }
@@ -85,47 +89,70 @@ def _failures(outcome: Outcome) -> tuple[str, ...]:
 
 
 def handle_call(call: TrailCall, rt: Runtime) -> Result:
-    """Judge one watched call and tell people, once."""
+    """Judge one watched call, put the trail back if the operator opted in, and tell people, once."""
     if call.account != rt.account:
-        return ignored(
-            Ignored(
-                f"the call was made in account {call.account!r}; this detector watches {rt.account}",
-                call.event_id,
-                call.event_name,
-            )
-        )
+        return ignored(Ignored(f"the call was made in account {call.account!r}; this detector watches {rt.account}",
+                               call.event_id, call.event_name))  # fmt: skip
+    if rt.config.remediation_mode != "off" and rt.is_own(call.actor.arn):
+        return ignored(Ignored("the detector's own revert: not judged again, so it cannot loop", call.event_id,
+                               call.event_name))  # fmt: skip
     if call.failed:
         outcome = deliver(attempt_alert(call), rt.senders, rt.table, rt.pool)
         status = "duplicate" if outcome.duplicate else "failed-attempt"
-        return Result(
-            _body(status, call.event_id, call.event_name, trail_arn=call.trail.arn, notified=outcome.delivered),
-            _failures(outcome),
-        )
+        body = _body(status, call.event_id, call.event_name, trail_arn=call.trail.arn, notified=outcome.delivered)
+        return Result(body, _failures(outcome))
     claim = rt.pool.submit(rt.table.claim, call.event_id)  # taken while the trail is read
-    verdict = evaluate_call(call, rt.cloudtrail, rt.config.policy, rt.pool)
+    verdict = evaluate_call(call, rt.cloudtrail, rt.config.policy, rt.pool, rt.table.baselines)
     taken = claim.result()
     if taken.duplicate:
         return Result(_body("duplicate", call.event_id, call.event_name, trail_arn=verdict.trail_arn))
+    if not verdict.findings and verdict.trail is not None:
+        record_baseline(verdict.trail, verdict.baseline, rt)
     if not verdict.findings and not taken.alert_json:
         rt.table.record(call.event_id, "", (), done=True)
         return Result(_body("compliant", call.event_id, call.event_name, trail_arn=verdict.trail_arn))
-    outcome = deliver(drift_alert(call, verdict, rt.action), rt.senders, rt.table, rt.pool, taken)
+    results, planned = revert(verdict, rt) if verdict.findings else ([], Plan())
+    region = verdict.trail.home_region if verdict.trail else call.trail.region
+    alert = drift_alert(call, verdict, describe_actions(rt.config.remediation_mode, results, planned, region))
+    if any(r.result == "suspended" for r in results):
+        alert = replace(alert, severity="critical")
+    outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken)
     if not outcome.failed:  # what the sweep need not repeat
         reported = {ACCOUNT_KEY: fingerprint(f.rule for f in verdict.findings if not f.trail_arn)}
         if verdict.trail_arn:
             reported[verdict.trail_arn] = fingerprint(f.rule for f in verdict.findings if f.trail_arn)
         rt.table.set_reported(reported)
-    return Result(
-        _body(
-            "drift",
-            call.event_id,
-            call.event_name,
-            trail_arn=verdict.trail_arn,
-            findings=verdict.findings,
-            notified=outcome.delivered,
-        ),
-        _failures(outcome),
-    )
+    body = _body("drift", call.event_id, call.event_name, trail_arn=verdict.trail_arn, findings=verdict.findings,
+                 notified=outcome.delivered, actions=[r.to_dict() for r in results])  # fmt: skip
+    return Result(body, _failures(outcome))
+
+
+def revert(verdict: CallVerdict, rt: Runtime) -> tuple[list[ActionResult], Plan]:
+    """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified."""
+    mode, settings = rt.config.remediation_mode, rt.config.policy
+    if mode == "off":
+        return [], Plan()
+    trail_findings = [f for f in verdict.findings if f.trail_arn]
+    planned = plan(verdict.trail, trail_findings, verdict.baseline, settings)
+    if not planned.calls:
+        return [], planned
+    if mode == "dry-run":
+        return [ActionResult(op, "dry-run", args) for op, args in planned.calls], planned
+    arn = verdict.trail.arn if verdict.trail else verdict.baseline.arn if verdict.baseline else ""
+    if not rt.table.spend_revert(arn):
+        return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
+    region = verdict.trail.home_region if verdict.trail else verdict.baseline.home_region if verdict.baseline else ""
+    client = rt.cloudtrail(region)
+    return verify(execute(planned.calls, client), arn, client, verdict.baseline, settings), planned
+
+
+def record_baseline(state: TrailState, stored: Baseline | None, rt: Runtime) -> None:
+    """Remember a compliant trail as it is, unless the stored baseline already says exactly that."""
+    if state.selectors is None or (stored is not None and stored.same_trail(state.description, state.selectors)):
+        return
+    extras = read_extras(rt.cloudtrail(state.home_region), state.arn)
+    if extras is not None:
+        rt.table.save_baselines([Baseline.of(state.description, state.selectors, *extras)])
 
 
 def handle_sweep(sweep: Sweep, rt: Runtime) -> Result:
@@ -137,7 +164,7 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> Result:
         caller_account=lambda: rt.account,
         settings=rt.config.policy,
         table=rt.table,
-        action=rt.action,
+        action=SWEEP_ACTION,
     )
     notified: set[str] = set()
     failed: list[str] = []

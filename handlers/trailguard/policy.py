@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .baseline import Baseline, changed_destinations, describe_change, validation_disabled
 from .fixes import account_fix_command, arn_region, home_region, trail_fix_command
 from .rules import RULES, Severity
 from .selectors import EVERY_OTHER_SOURCE, READ, WRITE, Coverage, coverage
@@ -46,6 +47,7 @@ class TrailState:
     status: Mapping[str, Any] | None = None
     selectors: Mapping[str, Any] | None = None
     error: str | None = None
+    baseline: Baseline | None = None
 
     @property
     def arn(self) -> str:
@@ -92,9 +94,15 @@ class AccountVerdict:
 
 
 def _finding(
-    rule: str, message: str, trail: Mapping[str, Any], selectors: Mapping[str, Any] | None, settings: Settings
+    rule: str,
+    message: str,
+    trail: Mapping[str, Any],
+    selectors: Mapping[str, Any] | None,
+    settings: Settings,
+    *,
+    baseline: Baseline | None = None,
 ) -> Finding:
-    fix = trail_fix_command(rule, trail, selectors, settings.allowed_excluded_sources)
+    fix = trail_fix_command(rule, trail, selectors, settings.allowed_excluded_sources, baseline)
     return Finding(rule, RULES[rule].severity, message, str(trail.get("TrailARN") or "") or None, fix)
 
 
@@ -142,10 +150,27 @@ def _selector_problems(name: str, cov: Coverage) -> list[tuple[str, str]]:
     return problems
 
 
+def _baseline_problems(name: str, trail: Mapping[str, Any], baseline: Baseline | None) -> list[tuple[str, str]]:
+    if baseline is None:
+        return []
+    problems = []
+    changed = changed_destinations(trail, baseline)
+    if changed:
+        what = "; ".join(describe_change(trail, baseline, key) for key in changed)
+        problems.append(("destination-changed", f"Trail {name} no longer delivers where it did: {what}."))
+    if validation_disabled(trail, baseline):
+        problems.append(("log-validation-disabled", f"Trail {name} no longer validates its log files."))
+    return problems
+
+
 def evaluate_trail(
-    trail: Mapping[str, Any], status: Mapping[str, Any], selectors: Mapping[str, Any], settings: Settings = Settings()
+    trail: Mapping[str, Any],
+    status: Mapping[str, Any],
+    selectors: Mapping[str, Any],
+    settings: Settings = Settings(),
+    baseline: Baseline | None = None,
 ) -> list[Finding]:
-    """Every trail-level finding for one trail, in the rule table's order."""
+    """Every trail-level finding for one trail, in the rule table's order; ``baseline`` adds drift against it."""
     name = repr(str(trail.get("Name", "")))
     problems: list[tuple[str, str]] = []
     if status.get("IsLogging") is not True:
@@ -155,9 +180,10 @@ def evaluate_trail(
         problems.append(("not-multi-region", f"Trail {name} logs only its home region {home_region(trail)}."))
     if trail.get("IncludeGlobalServiceEvents") is not True:
         problems.append(("global-events-excluded", f"Trail {name} does not log global service events (IAM, STS)."))
+    problems += _baseline_problems(name, trail, baseline)
     order = list(RULES)
     problems.sort(key=lambda p: order.index(p[0]))
-    return [_finding(rule, message, trail, selectors, settings) for rule, message in problems]
+    return [_finding(rule, message, trail, selectors, settings, baseline=baseline) for rule, message in problems]
 
 
 def _judge(state: TrailState, account: str, settings: Settings) -> TrailVerdict:
@@ -171,7 +197,8 @@ def _judge(state: TrailState, account: str, settings: Settings) -> TrailVerdict:
     if state.error or state.status is None or state.selectors is None:
         message = f"Trail {state.name!r} could not be read: {state.error or 'no status or selectors'}."
         return TrailVerdict(state, (Finding("not-evaluable", "medium", message, state.arn),), evaluated=False)
-    return TrailVerdict(state, tuple(evaluate_trail(desc, state.status, state.selectors, settings)), evaluated=True)
+    findings = evaluate_trail(desc, state.status, state.selectors, settings, state.baseline)
+    return TrailVerdict(state, tuple(findings), evaluated=True)
 
 
 def evaluate_account(

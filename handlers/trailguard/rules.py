@@ -108,12 +108,51 @@ RULES: dict[str, Rule] = {
             terraform="aws_cloudtrail include_global_service_events = true",
         ),
         Rule(
+            id="destination-changed",
+            severity="high",
+            scope="trail",
+            meaning=(
+                "The trail's S3 bucket, key prefix, KMS key, CloudWatch Logs or SNS target changed or was removed "
+                "against its baseline."
+            ),
+            revert="UpdateTrail with the baseline's destinations",
+            revert_actions=("cloudtrail:UpdateTrail", "iam:PassRole"),
+            cloudformation=(
+                "AWS::CloudTrail::Trail S3BucketName, S3KeyPrefix, KMSKeyId, CloudWatchLogsLogGroupArn, "
+                "CloudWatchLogsRoleArn, SnsTopicName as in the baseline"
+            ),
+            terraform=(
+                "aws_cloudtrail s3_bucket_name, s3_key_prefix, kms_key_id, cloud_watch_logs_group_arn, "
+                "cloud_watch_logs_role_arn, sns_topic_name as in the baseline"
+            ),
+        ),
+        Rule(
+            id="log-validation-disabled",
+            severity="medium",
+            scope="trail",
+            meaning="Log file integrity validation was switched off on a trail whose baseline had it on.",
+            revert="UpdateTrail EnableLogFileValidation=true",
+            revert_actions=("cloudtrail:UpdateTrail",),
+            cloudformation="AWS::CloudTrail::Trail EnableLogFileValidation: true",
+            terraform="aws_cloudtrail enable_log_file_validation = true",
+        ),
+        Rule(
             id="trail-deleted",
             severity="high",
             scope="trail",
             meaning="The trail named by a DeleteTrail (or another watched call) no longer exists.",
-            revert="none without a baseline of the trail: a person must recreate it",
-            revert_actions=(),
+            revert=(
+                "CreateTrail with the baseline's name and settings, then its selectors, insight selectors, "
+                "tags and StartLogging; without a baseline, alert only"
+            ),
+            revert_actions=(
+                "cloudtrail:AddTags",
+                "cloudtrail:CreateTrail",
+                "cloudtrail:PutEventSelectors",
+                "cloudtrail:PutInsightSelectors",
+                "cloudtrail:StartLogging",
+                "iam:PassRole",
+            ),
             cloudformation="AWS::CloudTrail::Trail with DeletionPolicy: Retain",
             terraform="aws_cloudtrail with lifecycle { prevent_destroy = true }",
         ),

@@ -253,3 +253,26 @@ class ClientCache:
             if region not in self._clients:
                 self._clients[region] = self._make(region)
             return self._clients[region]
+
+
+def read_extras(client: CloudTrailClient, arn: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]] | None:
+    """A trail's insight selectors and tags, for its baseline; None when they cannot be read."""
+    try:
+        insights = client.get_insight_selectors(TrailName=arn).get("InsightSelectors", [])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "InsightNotEnabledException":
+            return None
+        insights = []  # AWS answers this for a trail without insights
+    except BotoCoreError:
+        return None
+    try:
+        listed = client.list_tags(ResourceIdList=[arn]).get("ResourceTagList", [])
+    except (ClientError, BotoCoreError):
+        return None
+    tags = [
+        {"Key": str(t["Key"]), "Value": str(t.get("Value", ""))}
+        for entry in listed
+        if entry.get("ResourceId") == arn
+        for t in entry.get("TagsList", [])
+    ]
+    return [dict(i) for i in insights], tags

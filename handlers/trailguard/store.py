@@ -8,6 +8,9 @@ Items (partition key ``pk``, TTL attribute ``expires_at``):
   retry sends the same alert to the channels still missing, and no others.
 - ``reported#<trail arn>`` (and ``reported#account``): the findings last reported for a trail, so the
   sweep repeats itself only when they change and can say when a trail is compliant again.
+- ``baseline#<trail arn>``: the trail as it was when last judged compliant (see ``baseline.py``).
+- ``reverts#<trail arn>``: reverts spent in the current hour, so a trail switched off again and again is not
+  fought forever.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from .baseline import Baseline
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ALERT_TTL = 30 * 24 * 3600  # delivery records outlive any EventBridge or Lambda retry by far
 LEASE_SECONDS = 60  # at least the function's timeout; Lambda's first async retry comes a minute later
 ACCOUNT_KEY = "account"
+REVERTS_PER_HOUR = 3  # then the detector stops fighting and a person must act
+REVERT_WINDOW = 3600
 
 
 @dataclass(frozen=True)
@@ -82,43 +89,81 @@ class StateTable:
             ExpressionAttributeValues=values,
         )
 
-    def reported(self, subjects: Iterable[str]) -> dict[str, str]:
-        """The findings fingerprint last reported for each subject (trail ARN or ``account``)."""
-        keys = sorted(set(subjects))
+    def _get_many(self, prefix: str, keys: Iterable[str], attribute: str) -> dict[str, str]:
+        """``attribute`` of the items ``<prefix><key>`` that exist (BatchGetItem, 100 keys a call)."""
+        keys = sorted(set(keys))
         found: dict[str, str] = {}
-        for start in range(0, len(keys), 100):  # BatchGetItem takes at most 100 keys
+        for start in range(0, len(keys), 100):
             request: Mapping[str, Any] = {
                 self.table: {
-                    "Keys": [{"pk": {"S": f"reported#{k}"}} for k in keys[start : start + 100]],
+                    "Keys": [{"pk": {"S": prefix + k}} for k in keys[start : start + 100]],
                     "ConsistentRead": True,
                 }
             }
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
-                    found[item["pk"]["S"].removeprefix("reported#")] = item.get("fingerprint", {}).get("S", "")
+                    found[item["pk"]["S"].removeprefix(prefix)] = item.get(attribute, {}).get("S", "")
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def _put_many(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), 25):  # BatchWriteItem takes at most 25 items
+            request: Mapping[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            while request:
+                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+    def reported(self, subjects: Iterable[str]) -> dict[str, str]:
+        """The findings fingerprint last reported for each subject (trail ARN or ``account``)."""
+        return self._get_many("reported#", subjects, "fingerprint")
+
+    def baselines(self, arns: Iterable[str]) -> dict[str, Baseline]:
+        """The stored baseline of each trail that has one."""
+        return {arn: Baseline.from_json(text) for arn, text in self._get_many("baseline#", arns, "baseline").items()}
+
+    def save_baselines(self, baselines: Iterable[Baseline]) -> None:
+        now = str(int(self.clock()))
+        self._put_many([
+            {"pk": {"S": f"baseline#{b.arn}"}, "baseline": {"S": b.to_json()}, "recorded_at": {"N": now}}
+            for b in baselines
+        ])  # fmt: skip
+
+    def spend_revert(self, arn: str, limit: int = REVERTS_PER_HOUR) -> bool:
+        """Count one revert of ``arn``; False once ``limit`` reverts were spent within the hour (at most 2 writes)."""
+        now = int(self.clock())
+        key = {"pk": {"S": f"reverts#{arn}"}}
+        try:  # a new window, when there is none or the last one is over
+            self.client.update_item(
+                TableName=self.table, Key=key,
+                UpdateExpression="SET window_start = :now, spent = :one, expires_at = :ttl",
+                ConditionExpression="attribute_not_exists(pk) OR window_start < :cutoff",
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":one": {"N": "1"},
+                                           ":ttl": {"N": str(now + 2 * REVERT_WINDOW)},
+                                           ":cutoff": {"N": str(now - REVERT_WINDOW)}},
+            )  # fmt: skip
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=key, UpdateExpression="ADD spent :one",
+                ConditionExpression="spent < :limit",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)}},
+            )  # fmt: skip
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
 
     def set_reported(self, fingerprints: Mapping[str, str]) -> None:
         """Remember what was reported for each subject (one BatchWriteItem per 25 subjects)."""
         now = str(int(self.clock()))
-        items = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "pk": {"S": f"reported#{subject}"},
-                        "fingerprint": {"S": printed},
-                        "reported_at": {"N": now},
-                    }
-                }
-            }
+        self._put_many([
+            {"pk": {"S": f"reported#{subject}"}, "fingerprint": {"S": printed}, "reported_at": {"N": now}}
             for subject, printed in sorted(fingerprints.items())
-        ]
-        for start in range(0, len(items), 25):
-            request: Mapping[str, Any] = {self.table: items[start : start + 25]}
-            while request:
-                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+        ])  # fmt: skip
 
 
 def fingerprint(rules: Iterable[str]) -> str:

@@ -9,11 +9,12 @@ so when a trail reported before is compliant again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .alerts import Alert, AlertFinding, console_url, worst
-from .policy import AccountVerdict, Finding, Settings, TrailVerdict, evaluate_account
-from .state import AccountState, ClientFactory, read_account
+from .baseline import Baseline
+from .policy import AccountVerdict, Finding, Settings, TrailState, TrailVerdict, evaluate_account
+from .state import AccountState, ClientFactory, read_account, read_extras
 from .store import ACCOUNT_KEY, StateTable, fingerprint
 
 
@@ -71,6 +72,20 @@ def _account_alert(sweep_id: str, verdict: AccountVerdict, region: str, action: 
     )
 
 
+def refresh_baselines(cloudtrail: ClientFactory, compliant: list[TrailState], table: StateTable) -> None:
+    """Record every compliant trail whose stored baseline is missing or out of date (insights and tags too)."""
+    fresh = []
+    for trail in compliant:
+        extras = read_extras(cloudtrail(trail.home_region), trail.arn)
+        if extras is None or trail.selectors is None:
+            continue
+        baseline = Baseline.of(trail.description, trail.selectors, *extras)
+        if baseline != trail.baseline:
+            fresh.append(baseline)
+    if fresh:
+        table.save_baselines(fresh)
+
+
 def plan_sweep(
     sweep_id: str,
     *,
@@ -83,7 +98,10 @@ def plan_sweep(
 ) -> SweepReport:
     """Read and judge the account, and decide which alerts the sweep owes (not sending them)."""
     state = read_account(cloudtrail, regions, caller_account)
-    verdict = evaluate_account(state.account, state.trails, settings, regions[0], sorted(state.region_errors))
+    stored = table.baselines(t.arn for t in state.trails)
+    trails = [replace(t, baseline=stored.get(t.arn)) for t in state.trails]
+    verdict = evaluate_account(state.account, trails, settings, regions[0], sorted(state.region_errors))
+    refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.compliant], table)
     now = {t.trail.arn: fingerprint(f.rule for f in t.findings) for t in verdict.trails}
     now[ACCOUNT_KEY] = fingerprint(f.rule for f in verdict.findings)
     before = table.reported(now)

@@ -48,6 +48,8 @@ READ_ACTIONS = frozenset(
         "ec2:DescribeRegions",
         "cloudtrail:GetEventSelectors",
         "cloudtrail:GetTrailStatus",
+        "cloudtrail:GetInsightSelectors",
+        "cloudtrail:ListTags",
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:UpdateItem",
@@ -61,7 +63,17 @@ READ_ACTIONS = frozenset(
     }
 )
 SECRET_ACTIONS = frozenset({"secretsmanager:GetSecretValue"})
-REVERT_ACTIONS = frozenset({"cloudtrail:StartLogging", "cloudtrail:PutEventSelectors", "cloudtrail:UpdateTrail"})
+REVERT_ACTIONS = frozenset(
+    {
+        "cloudtrail:StartLogging",
+        "cloudtrail:PutEventSelectors",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:CreateTrail",
+        "cloudtrail:PutInsightSelectors",
+        "cloudtrail:AddTags",
+        "iam:PassRole",
+    }
+)
 CLOUDTRAIL_WRITES = REVERT_ACTIONS | {
     "cloudtrail:StopLogging",
     "cloudtrail:CreateTrail",
@@ -72,6 +84,7 @@ CLOUDTRAIL_WRITES = REVERT_ACTIONS | {
     "cloudtrail:PutResourcePolicy",
     "cloudtrail:DeleteResourcePolicy",
 }
+PASS_ROLE_FINDING = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]"
 IDENTITY_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 RESOURCE_POLICY_TYPES = {
     "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -145,11 +158,15 @@ def role_statements(template: Template, role: str) -> list[dict[str, Any]]:
 
 
 def grants(statements: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Action -> the resources it is allowed on. Only plain Allow statements are expected on the role."""
+    """Action -> the resources it is allowed on. Only Allow statements are expected on the role, and a
+    condition only where it narrows iam:PassRole to CloudTrail."""
     granted: dict[str, list[Any]] = {}
     for statement in statements:
         assert statement["Effect"] == "Allow"
-        assert not {"NotAction", "NotResource", "Condition"} & statement.keys(), statement
+        assert not {"NotAction", "NotResource"} & statement.keys(), statement
+        if "Condition" in statement:
+            assert statement["Action"] == "iam:PassRole", statement
+            assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}}
         for action in as_list(statement["Action"]):
             granted.setdefault(action, []).extend(as_list(statement["Resource"]))
     return granted
@@ -371,9 +388,16 @@ def test_handler_role_grants_each_action_on_its_narrowest_resource(deploy_full: 
                 ]
             }
         ],
+        "cloudtrail:GetInsightSelectors": [TRAILS],
+        "cloudtrail:ListTags": [TRAILS],
         "cloudtrail:PutEventSelectors": [TRAILS],
         "cloudtrail:StartLogging": [TRAILS],
         "cloudtrail:UpdateTrail": [TRAILS],
+        "cloudtrail:CreateTrail": [TRAILS],
+        "cloudtrail:PutInsightSelectors": [TRAILS],
+        "cloudtrail:AddTags": [TRAILS],
+        # Only to CloudTrail (iam:PassedToService), for a restored CloudWatch Logs delivery role.
+        "iam:PassRole": [{"Fn::Join": ["", ["arn:", PARTITION, ":iam::", ACCOUNT, ":role/*"]]}],
     }
 
 
@@ -773,7 +797,7 @@ def test_every_cdk_nag_acknowledgment_has_a_written_reason(any_deploy: Deploymen
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]",
-    }
+    } | ({PASS_ROLE_FINDING} if any_deploy.settings.remediation_mode == "on" else set())
     for rule, reasons in acknowledged.items():
         for reason in reasons:
             assert len(reason.split()) >= 5 and reason.strip().endswith("."), (rule, reason)
@@ -793,6 +817,7 @@ def test_every_cdk_nag_acknowledgment_is_still_needed(monkeypatch: pytest.Monkey
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]",
+        PASS_ROLE_FINDING,  # FULL_CONTEXT has remediation on
     }
 
 

@@ -1,0 +1,113 @@
+"""A baseline: what a trail looked like the last time it was judged compliant, and drift against it.
+
+Pure: plain data in and out. The baseline holds the DescribeTrails fields that matter (destinations and
+settings), the event selectors exactly as they were (basic or advanced), the insight selectors and the tags,
+so that a revert can put back precisely what was lost, and a deleted trail can be recreated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# DescribeTrails field -> how UpdateTrail / CreateTrail name it (SnsTopicName takes the topic's ARN too)
+DESTINATIONS = {
+    "S3BucketName": "S3BucketName",
+    "S3KeyPrefix": "S3KeyPrefix",
+    "KmsKeyId": "KmsKeyId",
+    "CloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+    "SnsTopicARN": "SnsTopicName",
+}
+SETTINGS = {
+    "IncludeGlobalServiceEvents": "IncludeGlobalServiceEvents",
+    "IsMultiRegionTrail": "IsMultiRegionTrail",
+    "LogFileValidationEnabled": "EnableLogFileValidation",
+    "IsOrganizationTrail": "IsOrganizationTrail",
+}
+DESTINATION_NAMES = {
+    "S3BucketName": "S3 bucket",
+    "S3KeyPrefix": "S3 key prefix",
+    "KmsKeyId": "KMS key",
+    "CloudWatchLogsLogGroupArn": "CloudWatch Logs group",
+    "CloudWatchLogsRoleArn": "CloudWatch Logs role",
+    "SnsTopicARN": "SNS topic",
+}
+
+
+def _value(trail: Mapping[str, Any], key: str) -> Any:
+    """AWS leaves unset fields out of DescribeTrails; an emulator may say "" instead."""
+    value = trail.get(key)
+    return None if value in ("", None) else value
+
+
+@dataclass(frozen=True)
+class Baseline:
+    arn: str
+    name: str
+    home_region: str
+    trail: dict[str, Any]
+    selectors: dict[str, Any]
+    insight_selectors: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        description: Mapping[str, Any],
+        selectors: Mapping[str, Any],
+        insight_selectors: list[dict[str, Any]] | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> Baseline:
+        arn = str(description.get("TrailARN", ""))
+        kept = {k: _value(description, k) for k in (*DESTINATIONS, *SETTINGS)}
+        return cls(
+            arn=arn,
+            name=str(description.get("Name", "")),
+            home_region=str(description.get("HomeRegion") or arn.split(":")[3]),
+            trail={k: v for k, v in kept.items() if v is not None},
+            selectors=selectors_in_use(selectors),
+            insight_selectors=list(insight_selectors or []),
+            tags=list(tags or []),
+        )
+
+    def same_trail(self, description: Mapping[str, Any], selectors: Mapping[str, Any]) -> bool:
+        """True when the description and selectors are what this baseline already holds."""
+        other = Baseline.of(description, selectors)
+        return (other.trail, other.selectors) == (self.trail, self.selectors)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Baseline:
+        return cls(**json.loads(text))
+
+
+def selectors_in_use(response: Mapping[str, Any]) -> dict[str, Any]:
+    """The selectors a trail uses, exactly: the advanced ones if any, else the basic ones."""
+    advanced = response.get("AdvancedEventSelectors") or []
+    if advanced:
+        return {"AdvancedEventSelectors": [dict(s) for s in advanced]}
+    return {"EventSelectors": [dict(s) for s in response.get("EventSelectors") or []]}
+
+
+def changed_destinations(description: Mapping[str, Any], baseline: Baseline) -> list[str]:
+    """The DescribeTrails destination fields that differ from the baseline (changed or removed)."""
+    return [k for k in DESTINATIONS if _value(description, k) != baseline.trail.get(k)]
+
+
+def validation_disabled(description: Mapping[str, Any], baseline: Baseline) -> bool:
+    return bool(baseline.trail.get("LogFileValidationEnabled")) and not description.get("LogFileValidationEnabled")
+
+
+def describe_change(description: Mapping[str, Any], baseline: Baseline, key: str) -> str:
+    before, now = baseline.trail.get(key), _value(description, key)
+    what = DESTINATION_NAMES[key]
+    if now is None:
+        return f"{what} {before} removed"
+    if before is None:
+        return f"{what} {now} added"
+    return f"{what} changed from {before} to {now}"
