@@ -105,6 +105,23 @@ def _data_selectors(response: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _covered(selector: Mapping[str, Any], selectors: list[dict[str, Any]]) -> bool:
+    """Whether ``selectors`` already log what a data ``selector`` logs (the same one, names aside, or for basic
+    selectors every data resource of it in a selector reading and writing at least as much)."""
+    if "FieldSelectors" in selector:
+        fields = selector.get("FieldSelectors")
+        return any(s.get("FieldSelectors") == fields for s in selectors)
+    resources = [(r.get("Type"), tuple(r.get("Values") or [])) for r in selector.get("DataResources") or []]
+    kinds = {selector.get("ReadWriteType", "All"), "All"}
+    logged = {
+        (r.get("Type"), tuple(r.get("Values") or []))
+        for s in selectors
+        if s.get("ReadWriteType", "All") in kinds
+        for r in s.get("DataResources") or []
+    }
+    return all(r in logged for r in resources)
+
+
 def baseline_selectors(response: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any] | None:
     """The baseline's selectors exactly, plus any data selector the trail has now that the baseline lacks.
 
@@ -114,7 +131,7 @@ def baseline_selectors(response: Mapping[str, Any], baseline: Mapping[str, Any])
     kind = "AdvancedEventSelectors" if baseline.get("AdvancedEventSelectors") else "EventSelectors"
     current_kind = "AdvancedEventSelectors" if response.get("AdvancedEventSelectors") else "EventSelectors"
     restored = [dict(s) for s in baseline.get(kind) or []]
-    extra = [s for s in _data_selectors(response) if s not in restored]
+    extra = [s for s in _data_selectors(response) if not _covered(s, restored)]
     if not restored or (extra and current_kind != kind):
         return None
     merged = restored + extra
