@@ -41,7 +41,7 @@ bench: $(PY_STAMP)
 	$(BIN)/python -m trailguard_dev.bench
 
 synth: setup
-	npx --no-install cdk synth --quiet
+	node_modules/.bin/cdk synth --quiet
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache *.egg-info

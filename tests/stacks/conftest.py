@@ -7,6 +7,7 @@ passed cdk-nag.
 
 from __future__ import annotations
 
+import json
 import os
 
 # Before aws_cdk is imported: the jsii runtime (Node 20) prints an end-of-life banner on start otherwise.
@@ -51,9 +52,14 @@ def settings_from(context: Mapping[str, Any]) -> DeploySettings:
     return DeploySettings.from_context(context.get)
 
 
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
+
+
 def build_app(settings: DeploySettings, outdir: Path | None = None) -> tuple[App, list[Stack]]:
-    """The app's constructs, not yet synthesized; bundling is skipped (the asset is only fingerprinted)."""
-    app = App(context={"aws:cdk:bundling-stacks": []}, outdir=str(outdir) if outdir else None)
+    """The app's constructs, not yet synthesized, with cdk.json's context (its feature flags) as `cdk synth`
+    has it; bundling is skipped (the asset is only fingerprinted)."""
+    context = {**CDK_JSON_CONTEXT, "aws:cdk:bundling-stacks": []}
+    app = App(context=context, outdir=str(outdir) if outdir else None)
     return app, build(app, settings)
 
 

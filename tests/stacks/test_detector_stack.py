@@ -176,6 +176,25 @@ def handler_grants(template: Template) -> dict[str, list[Any]]:
     return grants(role_statements(template, Ids.of(template).role))
 
 
+def canon(value: Any) -> Any:
+    """A template value with the partition written out: cdk.json's target-partitions lets CDK put `aws` in
+    ARNs it formats itself when the stack's region is known, where it would otherwise say AWS::Partition."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::Join"} and value["Fn::Join"][0] == "":
+            parts: list[Any] = []
+            for raw in canon(value["Fn::Join"][1]):
+                part = "aws" if raw == {"Ref": "AWS::Partition"} else raw
+                if isinstance(part, str) and parts and isinstance(parts[-1], str):
+                    parts[-1] += part
+                else:
+                    parts.append(part)
+            return {"Fn::Join": ["", parts]}
+        return {k: canon(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canon(v) for v in value]
+    return value
+
+
 def secret_arn(region: str, name: str) -> dict[str, Any]:
     return {"Fn::Join": ["", ["arn:", PARTITION, f":secretsmanager:{region}:", ACCOUNT, f":secret:{name}"]]}
 
@@ -206,7 +225,7 @@ def is_key_administration_by_account(resource_type: str, statement: dict[str, An
     return (
         resource_type == "AWS::KMS::Key"
         and statement.get("Action") == "kms:*"
-        and statement.get("Principal") == {"AWS": root}
+        and canon(statement.get("Principal")) == canon({"AWS": root})
         and "Condition" not in statement
     )
 
@@ -364,41 +383,43 @@ def test_handler_role_grants_each_action_on_its_narrowest_resource(deploy_full: 
     table, topic, key = arn_of(ids.table), ref(ids.topic), arn_of(ids.key)
     logs, queue = arn_of(ids.log_group), arn_of(ids.queue)
 
-    assert handler_grants(deploy_full.home) == {
-        # Neither takes resource-level permissions (the acknowledged AwsSolutions-IAM5[Resource::*]).
-        "cloudtrail:DescribeTrails": ["*"],
-        "ec2:DescribeRegions": ["*"],
-        "cloudtrail:GetEventSelectors": [TRAILS],
-        "cloudtrail:GetTrailStatus": [TRAILS],
-        "dynamodb:BatchGetItem": [table],
-        "dynamodb:BatchWriteItem": [table],
-        "dynamodb:UpdateItem": [table],
-        "sns:Publish": [topic],
-        "kms:Decrypt": [key],
-        "kms:GenerateDataKey": [key],
-        "logs:CreateLogStream": [logs],
-        "logs:PutLogEvents": [logs],
-        "sqs:SendMessage": [queue],
-        # The named secret only: from_secret_name_v2's partial ARN plus Secrets Manager's random suffix.
-        "secretsmanager:GetSecretValue": [
-            {
-                "Fn::Join": [
-                    "",
-                    ["arn:", PARTITION, ":secretsmanager:us-east-1:", ACCOUNT, ":secret:trailguard/slack-??????"],
-                ]
-            }
-        ],
-        "cloudtrail:GetInsightSelectors": [TRAILS],
-        "cloudtrail:ListTags": [TRAILS],
-        "cloudtrail:PutEventSelectors": [TRAILS],
-        "cloudtrail:StartLogging": [TRAILS],
-        "cloudtrail:UpdateTrail": [TRAILS],
-        "cloudtrail:CreateTrail": [TRAILS],
-        "cloudtrail:PutInsightSelectors": [TRAILS],
-        "cloudtrail:AddTags": [TRAILS],
-        # Only to CloudTrail (iam:PassedToService), for a restored CloudWatch Logs delivery role.
-        "iam:PassRole": [{"Fn::Join": ["", ["arn:", PARTITION, ":iam::", ACCOUNT, ":role/*"]]}],
-    }
+    assert canon(handler_grants(deploy_full.home)) == canon(
+        {
+            # Neither takes resource-level permissions (the acknowledged AwsSolutions-IAM5[Resource::*]).
+            "cloudtrail:DescribeTrails": ["*"],
+            "ec2:DescribeRegions": ["*"],
+            "cloudtrail:GetEventSelectors": [TRAILS],
+            "cloudtrail:GetTrailStatus": [TRAILS],
+            "dynamodb:BatchGetItem": [table],
+            "dynamodb:BatchWriteItem": [table],
+            "dynamodb:UpdateItem": [table],
+            "sns:Publish": [topic],
+            "kms:Decrypt": [key],
+            "kms:GenerateDataKey": [key],
+            "logs:CreateLogStream": [logs],
+            "logs:PutLogEvents": [logs],
+            "sqs:SendMessage": [queue],
+            # The named secret only: from_secret_name_v2's partial ARN plus Secrets Manager's random suffix.
+            "secretsmanager:GetSecretValue": [
+                {
+                    "Fn::Join": [
+                        "",
+                        ["arn:", PARTITION, ":secretsmanager:us-east-1:", ACCOUNT, ":secret:trailguard/slack-??????"],
+                    ]
+                }
+            ],
+            "cloudtrail:GetInsightSelectors": [TRAILS],
+            "cloudtrail:ListTags": [TRAILS],
+            "cloudtrail:PutEventSelectors": [TRAILS],
+            "cloudtrail:StartLogging": [TRAILS],
+            "cloudtrail:UpdateTrail": [TRAILS],
+            "cloudtrail:CreateTrail": [TRAILS],
+            "cloudtrail:PutInsightSelectors": [TRAILS],
+            "cloudtrail:AddTags": [TRAILS],
+            # Only to CloudTrail (iam:PassedToService), for a restored CloudWatch Logs delivery role.
+            "iam:PassRole": [{"Fn::Join": ["", ["arn:", PARTITION, ":iam::", ACCOUNT, ":role/*"]]}],
+        }
+    )
 
 
 def test_slack_secret_is_neither_granted_nor_configured_without_a_secret_name(deploy_default: Deployment) -> None:
@@ -497,7 +518,7 @@ def test_handler_environment_has_exactly_the_contract_keys(
         assert settings.home_region is not None
         wanted["SLACK_SECRET_ARN"] = secret_arn(settings.home_region, settings.slack_secret_name)
 
-    assert props(template, ids.function)["Environment"]["Variables"] == wanted
+    assert canon(props(template, ids.function)["Environment"]["Variables"]) == canon(wanted)
 
 
 def test_no_secret_value_or_secret_resource_is_in_any_template(any_deploy: Deployment) -> None:
