@@ -230,7 +230,9 @@ def evaluate_account(
         replace(v, findings=tuple(replace(f, severity="critical") if f.severity == "high" else f for f in v.findings))
         for v in verdicts
     ]
-    where = f" Fix one of the {len(verdicts)} trails, or create one:" if verdicts else " Create one:"
+    count = len(verdicts)
+    where = (" Fix the trail, or create one:" if count == 1 else f" Fix one of the {count} trails, or create one:"
+             if count else " Create one:")  # fmt: skip
     message = f"No trail in account {account} logs all management events from every region.{where}"
     finding = Finding("no-compliant-trail", "critical", message, None, account_fix_command(region))
     return AccountVerdict(account, tuple(escalated), (finding,))
