@@ -38,8 +38,10 @@ DATA_RESOURCES = [
     {"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]},
 ]
 DATA_RESOURCES_LC = [{"type": r["Type"], "values": r["Values"]} for r in DATA_RESOURCES]  # as records spell it
-BASELINE_SELECTORS = [{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": DATA_RESOURCES,
-                       "ExcludeManagementEventSources": []}]  # fmt: skip
+BASELINE_SELECTORS: list[Any] = [
+    {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": DATA_RESOURCES,
+     "ExcludeManagementEventSources": []}
+]  # fmt: skip
 ATTACKER = {
     "type": "IAMUser",
     "principalId": "AIDADEMOEXAMPLE000001",

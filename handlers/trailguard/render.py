@@ -190,7 +190,7 @@ def _where(alert: Alert) -> Block:
 def _who(alert: Alert) -> Block:
     actor = alert.actor
     if actor is None:
-        nobody = "No caller: the hourly sweep found this." if alert.kind.startswith("sweep") else "_unknown_"
+        nobody = "No caller: the backstop sweep found this." if alert.kind.startswith("sweep") else "_unknown_"
         return _section(f"*Who*\n{nobody}")
     pairs = [
         ("Principal", _code(actor.arn, 400)),
@@ -407,7 +407,7 @@ def _indented(text: str, indent: str) -> str:
 def _email_actor(alert: Alert) -> list[str]:
     actor = alert.actor
     if actor is None:
-        return ["  No caller: the hourly sweep found this." if alert.kind.startswith("sweep") else "  (unknown)"]
+        return ["  No caller: the backstop sweep found this." if alert.kind.startswith("sweep") else "  (unknown)"]
     lines = [f"  Principal:   {_value(actor.arn)}"]
     if actor.principal_type:
         lines.append(f"  Type:        {_value(actor.principal_type)}")

@@ -33,7 +33,9 @@ def _trail_alert(sweep_id: str, account: str, verdict: TrailVerdict, action: str
     trail = verdict.trail
     region = trail.home_region
     if verdict.findings:
-        summary = f"The hourly sweep found trail {trail.name} in {region} non-compliant: {verdict.findings[0].message}"
+        summary = (
+            f"The backstop sweep found trail {trail.name} in {region} non-compliant: {verdict.findings[0].message}"
+        )
     else:
         summary = f"Trail {trail.name} in {region}, reported before, is compliant again."
     return Alert(
@@ -54,7 +56,7 @@ def _trail_alert(sweep_id: str, account: str, verdict: TrailVerdict, action: str
 
 def _account_alert(sweep_id: str, verdict: AccountVerdict, region: str, action: str) -> Alert:
     if verdict.findings:
-        summary = f"The hourly sweep found account {verdict.account} at risk: {verdict.findings[0].message}"
+        summary = f"The backstop sweep found account {verdict.account} at risk: {verdict.findings[0].message}"
     else:
         summary = f"Account {verdict.account} has a compliant trail again."
     return Alert(

@@ -234,7 +234,7 @@ def test_sweep_compliant_has_no_caller_and_no_findings() -> None:
     message = slack_message(alert)
     seen = slack_as_text(message)
     assert seen.startswith(":white_check_mark: LOW · CloudTrail compliant again: prod-trail")
-    assert "Who\nNo caller: the hourly sweep found this." in seen
+    assert "Who\nNo caller: the backstop sweep found this." in seen
     assert "Event: sweep-compliant" in seen and "None: the trail is compliant again." in seen
     assert_within_slack_limits(message)
 
