@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -40,6 +39,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .emulator import environment
+from .records import cloudtrail_record, envelope
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -95,42 +97,7 @@ def trail_event(event_name: str, trail: str) -> dict[str, Any]:
     params: dict[str, Any] = {"name": trail}
     if event_name == "PutEventSelectors":
         params = {"trailName": trail, "eventSelectors": _RESTORE_ALL}
-    detail = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "principalId": "AIDAEXAMPLEOPSADMIN1",
-            "arn": f"arn:aws:iam::{ACCOUNT}:user/ops-admin",
-            "accountId": ACCOUNT,
-            "userName": "ops-admin",
-        },
-        "eventTime": "2026-11-20T21:16:40Z",
-        "eventSource": "cloudtrail.amazonaws.com",
-        "eventName": event_name,
-        "awsRegion": REGION,
-        "sourceIPAddress": "198.51.100.23",
-        "userAgent": "aws-cli/2.22.4 md/awscrt#0.22.0 ua/2.1 os/linux#6.8.0 lang/python#3.12.6",
-        "requestParameters": params,
-        "responseElements": None,
-        "requestID": str(uuid.uuid4()),
-        "eventID": str(uuid.uuid4()),
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Management",
-    }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.cloudtrail",
-        "account": ACCOUNT,
-        "time": detail["eventTime"],
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
+    return envelope(cloudtrail_record(event_name, params, account=ACCOUNT, region=REGION))
 
 
 def compliant_event(index: int) -> dict[str, Any]:
@@ -186,20 +153,6 @@ def deploy(slack_webhook: str) -> dict[str, str]:
         "SLACK_SECRET_ARN": str(secret),
         "REMEDIATION_MODE": "off",
     }
-
-
-@contextmanager
-def environment(env: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager

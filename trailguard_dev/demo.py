@@ -17,14 +17,15 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-from .emulator import Emulator, pointed_at
+from . import records
+from .emulator import Emulator, environment, pointed_at
+from .records import envelope, iam_user
 from .replay import replay
 from .slack_server import SlackServer
 
@@ -42,47 +43,13 @@ BASELINE_SELECTORS: list[Any] = [
     {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": DATA_RESOURCES,
      "ExcludeManagementEventSources": []}
 ]  # fmt: skip
-ATTACKER = {
-    "type": "IAMUser",
-    "principalId": "AIDADEMOEXAMPLE000001",
-    "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory",
-    "accountId": ACCOUNT,
-    "accessKeyId": "AKIADEMOEXAMPLE00001",
-    "userName": "mallory",
-}
-CLI_AGENT = "aws-cli/2.22.4 md/awscrt#0.22.0 ua/2.1 os/linux#6.8.0 md/arch#x86_64 lang/python#3.12.6"
+ATTACKER = iam_user("mallory")
 
 
 def cloudtrail_record(event_name: str, params: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """The CloudTrail record a call produces: lowerCamel requestParameters, userIdentity, eventID ..."""
-    record: dict[str, Any] = {
-        "eventVersion": "1.09",
-        "userIdentity": dict(ATTACKER),
-        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "eventSource": "cloudtrail.amazonaws.com",
-        "eventName": event_name,
-        "awsRegion": REGION,
-        "sourceIPAddress": "203.0.113.66",
-        "userAgent": CLI_AGENT,
-        "requestParameters": params,
-        "responseElements": None,
-        "requestID": str(uuid.uuid4()),
-        "eventID": str(uuid.uuid4()),
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Management",
-    }
-    record.update(changes)
-    return record
-
-
-def envelope(record: dict[str, Any]) -> dict[str, Any]:
-    """The EventBridge event around a CloudTrail record, as the Lambda receives it."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "AWS API Call via CloudTrail",
-            "source": "aws.cloudtrail", "account": ACCOUNT, "time": record["eventTime"], "region": REGION,
-            "resources": [], "detail": record}  # fmt: skip
+    """The record the attacker's call produces (from 203.0.113.66, with the AWS CLI)."""
+    changes = {"userIdentity": ATTACKER, "sourceIPAddress": "203.0.113.66", **changes}
+    return records.cloudtrail_record(event_name, params, account=ACCOUNT, region=REGION, **changes)
 
 
 @dataclass(frozen=True)
@@ -309,9 +276,8 @@ def summary(outcomes: list[Outcome]) -> bool:
 def run_demo(port: int = 0) -> int:
     print("trailguard demo: an emulated AWS account (moto) and a Slack stand-in on 127.0.0.1; no AWS account.\n")
     outcomes: list[Outcome] = []
-    saved_env = {k: os.environ.get(k) for k in ("STATE_TABLE", "ALERT_TOPIC_ARN", "SLACK_SECRET_ARN",
-                                                 "REMEDIATION_MODE")}  # fmt: skip
-    with Emulator(port=port) as emu, pointed_at(emu), SlackServer() as slack:
+    detector_env = dict.fromkeys(("STATE_TABLE", "ALERT_TOPIC_ARN", "SLACK_SECRET_ARN", "REMEDIATION_MODE"), "")
+    with Emulator(port=port) as emu, pointed_at(emu), SlackServer() as slack, environment(detector_env):
         account = DemoAccount(emu, slack)
         print(f"Account {ACCOUNT}: trail {TRAIL!r} in {REGION}, multi-region, logging all management events and "
               "S3 and Lambda data events; alerts to Slack and email.\n")  # fmt: skip
@@ -322,11 +288,6 @@ def run_demo(port: int = 0) -> int:
                 print(f"\n── {number}. {scenario.title}")
                 outcomes.append(play(account, scenario, phase))
             print()
-    for key, value in saved_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
     return 0 if summary(outcomes) else 1
 
 

@@ -12,6 +12,7 @@ would add), and a count of the API calls it answered, by operation, at ``GET /_t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -195,10 +196,10 @@ class Emulator:
 
 
 @contextmanager
-def pointed_at(emulator: Emulator) -> Iterator[None]:
-    """Point this process's boto3 at the emulator for the duration of the block."""
-    saved = {k: os.environ.get(k) for k in emulator.environ()}
-    os.environ.update(emulator.environ())
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Set these environment variables for the duration of the block, then put back what was there."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:
@@ -207,6 +208,11 @@ def pointed_at(emulator: Emulator) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def pointed_at(emulator: Emulator) -> contextlib.AbstractContextManager[None]:
+    """Point this process's boto3 at the emulator for the duration of the block."""
+    return environment(emulator.environ())
 
 
 def main() -> None:
