@@ -54,9 +54,10 @@ def runtime(context: Any) -> flow.Runtime:
             topic = config.alert_topic_arn
             sns = session.client("sns", region_name=topic.split(":")[3], config=quick)
             senders["sns"] = lambda alert: send_sns(sns, topic, render.sns_message(alert))
-        ec2 = session.client("ec2", config=CLIENT_CONFIG)
-        sts = session.client("sts", config=quick)
-        identity = functools.cache(lambda: str(sts.get_caller_identity()["Arn"]))
+        # EC2 (the sweep's region list) and STS (the detector's own identity, for reverts) only when needed:
+        # a CloudTrail event in REMEDIATION_MODE=off uses neither, and creating a client costs cold-start time.
+        identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))
+        ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
         _runtime = flow.Runtime(
             config=config,
             account=str(context.invoked_function_arn).split(":")[4],
@@ -65,7 +66,7 @@ def runtime(context: Any) -> flow.Runtime:
             ),
             table=StateTable(session.client("dynamodb", config=quick), config.state_table),
             senders=senders,
-            regions=lambda: enabled_regions(ec2),
+            regions=lambda: enabled_regions(ec2()),
             identity=identity,
         )
     return _runtime

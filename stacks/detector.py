@@ -278,35 +278,22 @@ class DetectorStack(Stack):
         return role
 
     def _alarms(self, topic: sns.ITopic, handler: lambda_.Function, undelivered: sqs.Queue) -> None:
-        action = cloudwatch_actions.SnsAction(topic)
-        alarms = [
-            cloudwatch.Alarm(
+        five = Duration.minutes(5)
+        watched = {
+            "HandlerErrors": ("trailguard's handler failed (an alert may not have been delivered)",
+                              handler.metric_errors(period=five)),
+            "HandlerThrottles": ("trailguard's handler was throttled", handler.metric_throttles(period=five)),
+            "UndeliveredEvents": ("CloudTrail events trailguard could not process are waiting in its dead-letter "
+                                  "queue", undelivered.metric_approximate_number_of_messages_visible(period=five)),
+        }  # fmt: skip
+        for construct_id, (description, metric) in watched.items():
+            alarm = cloudwatch.Alarm(
                 self,
-                "HandlerErrors",
-                alarm_description="trailguard's handler failed (an alert may not have been delivered)",
-                metric=handler.metric_errors(period=Duration.minutes(5)),
+                construct_id,
+                alarm_description=description,
+                metric=metric,
                 threshold=1,
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "HandlerThrottles",
-                alarm_description="trailguard's handler was throttled",
-                metric=handler.metric_throttles(period=Duration.minutes(5)),
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "UndeliveredEvents",
-                alarm_description="CloudTrail events trailguard could not process are waiting in its dead-letter queue",
-                metric=undelivered.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]
-        for alarm in alarms:
-            alarm.add_alarm_action(action)
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))

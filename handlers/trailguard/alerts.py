@@ -7,6 +7,7 @@ sends every channel the very same message, and rendered per channel by pure func
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +75,11 @@ class Alert:
         actor = data.pop("actor")
         findings = tuple(AlertFinding(**f) for f in data.pop("findings"))
         return cls(**data, actor=Actor(**actor) if actor else None, findings=findings)
+
+
+def alert_findings(findings: Iterable[Any]) -> tuple[AlertFinding, ...]:
+    """Policy findings (anything with rule, severity, message and fix) as an alert carries them."""
+    return tuple(AlertFinding(f.rule, f.severity, f.message, f.fix) for f in findings)
 
 
 def worst(severities: list[Severity], default: Severity = "low") -> Severity:

@@ -29,7 +29,6 @@ def run_audit(regions: Sequence[str], settings: Settings) -> tuple[AccountState,
         regions = enabled_regions(session.client("ec2", region_name=home, config=CLIENT_CONFIG))
     clients = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG))
     sts = session.client("sts", region_name=home, config=CLIENT_CONFIG)
-    clients(home)  # create one client up front: credential and endpoint resolution happens here, not in threads
     state = read_account(clients, regions, lambda: str(sts.get_caller_identity()["Account"]))
     verdict = evaluate_account(state.account, state.trails, settings, regions[0], sorted(state.region_errors))
     return state, verdict

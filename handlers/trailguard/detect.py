@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .alerts import Alert, AlertFinding, console_url, worst
+from .alerts import Alert, alert_findings, console_url, worst
 from .baseline import Baseline
 from .events import TrailCall
 from .policy import Finding, Settings, TrailState, evaluate_account
@@ -114,10 +114,6 @@ def evaluate_call(
     return CallVerdict(state, (*verdict.trails[0].findings, *verdict.findings), baseline)
 
 
-def _alert_findings(findings: tuple[Finding, ...]) -> tuple[AlertFinding, ...]:
-    return tuple(AlertFinding(f.rule, f.severity, f.message, f.fix) for f in findings)
-
-
 def drift_alert(call: TrailCall, verdict: CallVerdict, action: str) -> Alert:
     first = min(verdict.findings, key=lambda f: SEVERITIES.index(f.severity))
     summary = f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: {first.message}"
@@ -132,7 +128,7 @@ def drift_alert(call: TrailCall, verdict: CallVerdict, action: str) -> Alert:
         trail_arn=verdict.trail_arn or call.trail.arn,
         event_name=call.event_name,
         actor=call.actor,
-        findings=_alert_findings(verdict.findings),
+        findings=alert_findings(verdict.findings),
         action=action,
         console_url=console_url(verdict.trail_arn, call.trail.region),
     )

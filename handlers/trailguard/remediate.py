@@ -8,7 +8,7 @@ is invented: without a baseline there is no bucket to go back to, and the plan s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +120,3 @@ def describe_actions(mode: str, results: list[ActionResult], plan_: Plan, region
         return f"Reverted and verified (the trail was read back compliant): {calls}.{extra}"
     failed = "; ".join(f"{r.action}: {r.detail}" for r in results if r.result == "failed")
     return f"Tried to revert, and it did not take ({failed}). A person must act. Calls made: {calls}"
-
-
-def as_dicts(results: Iterable[ActionResult]) -> list[Mapping[str, Any]]:
-    return [r.to_dict() for r in results]

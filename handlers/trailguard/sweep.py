@@ -11,66 +11,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from .alerts import Alert, AlertFinding, console_url, worst
+from .alerts import Alert, alert_findings, console_url, worst
 from .baseline import Baseline
-from .policy import AccountVerdict, Finding, Settings, TrailState, TrailVerdict, evaluate_account
-from .state import AccountState, ClientFactory, read_account, read_extras
+from .policy import AccountVerdict, Finding, Settings, TrailState, evaluate_account
+from .state import ClientFactory, read_account, read_extras
 from .store import ACCOUNT_KEY, StateTable, fingerprint
 
 
 @dataclass(frozen=True)
 class SweepReport:
-    state: AccountState
     verdict: AccountVerdict
     alerts: list[tuple[str, str, Alert]] = field(default_factory=list)  # (subject, fingerprint, alert)
 
 
-def _findings(findings: tuple[Finding, ...]) -> tuple[AlertFinding, ...]:
-    return tuple(AlertFinding(f.rule, f.severity, f.message, f.fix) for f in findings)
-
-
-def _trail_alert(sweep_id: str, account: str, verdict: TrailVerdict, action: str) -> Alert:
-    trail = verdict.trail
-    region = trail.home_region
-    if verdict.findings:
-        summary = (
-            f"The backstop sweep found trail {trail.name} in {region} non-compliant: {verdict.findings[0].message}"
-        )
+def _sweep_alert(
+    key: str, findings: tuple[Finding, ...], *, what: str, region: str, account: str, action: str,
+    trail_name: str, trail_arn: str | None = None,
+) -> Alert:  # fmt: skip
+    """A change the sweep found for a trail or the account: new findings, or compliant again."""
+    if findings:
+        summary = f"The backstop sweep found {what} non-compliant: {findings[0].message}"
     else:
-        summary = f"Trail {trail.name} in {region}, reported before, is compliant again."
+        summary = f"{what[0].upper()}{what[1:]}, reported before, is compliant again."
     return Alert(
-        key=f"sweep:{sweep_id}:{trail.arn}",
-        kind="sweep-drift" if verdict.findings else "sweep-compliant",
-        severity=worst([f.severity for f in verdict.findings]),
+        key=key,
+        kind="sweep-drift" if findings else "sweep-compliant",
+        severity=worst([f.severity for f in findings]),
         summary=summary,
         account=account,
         region=region,
-        trail_name=trail.name,
-        trail_arn=trail.arn,
+        trail_name=trail_name,
+        trail_arn=trail_arn,
         event_name="Scheduled Event",
-        findings=_findings(verdict.findings),
-        action=action if verdict.findings else "Nothing to do.",
-        console_url=console_url(trail.arn, region),
-    )
-
-
-def _account_alert(sweep_id: str, verdict: AccountVerdict, region: str, action: str) -> Alert:
-    if verdict.findings:
-        summary = f"The backstop sweep found account {verdict.account} at risk: {verdict.findings[0].message}"
-    else:
-        summary = f"Account {verdict.account} has a compliant trail again."
-    return Alert(
-        key=f"sweep:{sweep_id}:{ACCOUNT_KEY}",
-        kind="sweep-drift" if verdict.findings else "sweep-compliant",
-        severity=worst([f.severity for f in verdict.findings]),
-        summary=summary,
-        account=verdict.account,
-        region=region,
-        trail_name="(account)",
-        event_name="Scheduled Event",
-        findings=_findings(verdict.findings),
-        action=action if verdict.findings else "Nothing to do.",
-        console_url=console_url(None, region),
+        findings=alert_findings(findings),
+        action=action if findings else "Nothing to do.",
+        console_url=console_url(trail_arn, region),
     )
 
 
@@ -107,12 +82,20 @@ def plan_sweep(
     now = {t.trail.arn: fingerprint(f.rule for f in t.findings) for t in verdict.trails}
     now[ACCOUNT_KEY] = fingerprint(f.rule for f in verdict.findings)
     before = table.reported(now)
-    report = SweepReport(state, verdict)
-    for trail in verdict.trails:
-        subject = trail.trail.arn
-        if now[subject] != before.get(subject, ""):
-            report.alerts.append((subject, now[subject], _trail_alert(sweep_id, state.account, trail, action)))
+    report = SweepReport(verdict)
+    for judged in verdict.trails:
+        trail = judged.trail
+        if now[trail.arn] != before.get(trail.arn, ""):
+            alert = _sweep_alert(
+                f"sweep:{sweep_id}:{trail.arn}", judged.findings, what=f"trail {trail.name} in {trail.home_region}",
+                region=trail.home_region, account=state.account, action=action,
+                trail_name=trail.name, trail_arn=trail.arn,
+            )  # fmt: skip
+            report.alerts.append((trail.arn, now[trail.arn], alert))
     if now[ACCOUNT_KEY] != before.get(ACCOUNT_KEY, ""):
-        alert = _account_alert(sweep_id, verdict, regions[0], action)
+        alert = _sweep_alert(
+            f"sweep:{sweep_id}:{ACCOUNT_KEY}", verdict.findings, what=f"account {verdict.account}",
+            region=regions[0], account=verdict.account, action=action, trail_name="(account)",
+        )  # fmt: skip
         report.alerts.append((ACCOUNT_KEY, now[ACCOUNT_KEY], alert))
     return report
