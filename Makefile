@@ -13,12 +13,12 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt handlers/requirements.txt pyproject.toml
+$(PY_STAMP): requirements.txt requirements-dev.txt handlers/requirements.txt pyproject.toml dev/pyproject.toml
 	@echo "==> Python: creating $(VENV) and installing pinned dependencies (about 30 s the first time)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	@$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements-dev.txt -e .
+	@$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements-dev.txt -e . -e dev
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

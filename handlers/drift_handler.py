@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from trailguard import events, flow
-from trailguard.config import Config
+from trailguard.config import HandlerConfig
 
 logger = Logger(service="trailguard")
 metrics = Metrics(namespace="trailguard", service="trailguard")
@@ -34,33 +34,36 @@ def runtime(context: Any) -> flow.Runtime:
         import boto3
         from botocore.config import Config as BotoConfig
 
-        from trailguard import render
-        from trailguard.channels import SlackSecret, send_sns
-        from trailguard.delivery import Sender
-        from trailguard.state import CLIENT_CONFIG, ClientCache, enabled_regions
-        from trailguard.store import StateTable
+        from trailguard.aws import CLIENT_CONFIG, Arn, ClientCache, region_of
+        from trailguard.read import enabled_regions
+        from trailguard.render.email import sns_message
+        from trailguard.render.slack import slack_message
+        from trailguard.send import Sender, SlackSecret, send_sns
+        from trailguard.state_table import StateTable
 
-        config = Config.from_env(os.environ)
+        config = HandlerConfig.from_env(os.environ)
         session = boto3.session.Session()
+        function = Arn.parse(context.invoked_function_arn)
         quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
         senders: dict[str, Sender] = {}
         if config.slack_secret_arn:
             slack = SlackSecret(
                 config.slack_secret_arn,
-                session.client("secretsmanager", region_name=config.slack_secret_arn.split(":")[3], config=quick),
+                session.client("secretsmanager", region_name=region_of(config.slack_secret_arn), config=quick),
             )
-            senders["slack"] = lambda alert: slack.send(render.slack_message(alert))
+            senders["slack"] = lambda alert: slack.send(slack_message(alert))
         if config.alert_topic_arn:
             topic = config.alert_topic_arn
-            sns = session.client("sns", region_name=topic.split(":")[3], config=quick)
-            senders["sns"] = lambda alert: send_sns(sns, topic, render.sns_message(alert))
+            sns = session.client("sns", region_name=region_of(topic), config=quick)
+            senders["sns"] = lambda alert: send_sns(sns, topic, sns_message(alert))
         # EC2 (the sweep's region list) and STS (the detector's own identity, for reverts) only when needed:
         # a CloudTrail event in REMEDIATION_MODE=off uses neither, and creating a client costs cold-start time.
         identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))
         ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
         _runtime = flow.Runtime(
             config=config,
-            account=str(context.invoked_function_arn).split(":")[4],
+            account=function.account if function else "",
+            home=(function.region if function else "") or session.region_name or "us-east-1",
             cloudtrail=ClientCache(
                 lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
             ),
@@ -72,13 +75,12 @@ def runtime(context: Any) -> flow.Runtime:
     return _runtime
 
 
-def _count(result: flow.Result) -> None:
-    body = result.body
-    if body["status"] == "ignored":
+def _count(result: flow.HandlerResult) -> None:
+    if result.status == "ignored":
         metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
-    if body["status"] == "drift":
+    if result.status == "drift":
         metrics.add_metric(name="DriftFound", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=len(body["notified"]))
+    metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=len(result.notified))
     metrics.add_metric(name="AlertFailures", unit=MetricUnit.Count, value=len(result.failed))
 
 
@@ -91,20 +93,20 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         result = flow.handle_sweep(intake, runtime(context))
     else:
         result = flow.handle_call(intake, runtime(context))
-    body = result.body
     logger.info(
-        f"{body['status']}: {body['event_name'] or 'event'} {body['event_id']}",
+        f"{result.status}: {result.event_name or 'event'} {result.event_id}",
         extra={
-            "event_id": body["event_id"],
-            "trail": body["trail_arn"],
-            "status": body["status"],
-            "findings": [f["rule"] for f in body["findings"]],
-            "channels": body["notified"],
+            "event_id": result.event_id,
+            "trail": result.trail_arn,
+            "status": result.status,
+            "findings": [f.rule for f in result.findings],
+            "exempt": [f.rule for f in result.findings if f.exempt],
+            "channels": list(result.notified),
             "failed": list(result.failed),
-            "reason": body.get("reason"),
+            "reason": result.reason,
         },
     )
     _count(result)
     if result.failed:
         raise DeliveryFailed(f"not delivered, Lambda will retry: {'; '.join(result.failed)}")
-    return body
+    return result.to_dict()

@@ -8,6 +8,7 @@ from typing import Any
 import jsii
 from aws_cdk import (
     Acknowledgment,
+    AssetHashType,
     Aws,
     BundlingOptions,
     CfnOutput,
@@ -32,15 +33,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, WATCHED_CALLS
-from trailguard.rules import RULES
+from trailguard.rules import revert_actions
 
-from .bundling import LocalPythonBundling
+from .bundling import LocalPythonBundling, source_hash
 from .settings import DeploySettings
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"
 PLATFORM = "manylinux2014_aarch64"  # arm64
+EXEMPTIONS_FILE = "trailguard_exemptions.json"  # beside drift_handler.py in the Lambda's code
 
 EVENT_PATTERN: dict[str, Any] = {
     "source": ["aws.cloudtrail"],
@@ -60,8 +62,8 @@ STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:U
 
 
 def remediation_actions() -> tuple[str, ...]:
-    """What reverts need: the union of every rule's revert actions (granted only when remediation is on)."""
-    return tuple(sorted({action for rule in RULES.values() for action in rule.revert_actions}))
+    """What reverts need: the union of every revertible rule's actions (granted only when remediation is on)."""
+    return revert_actions()
 
 
 @jsii.implements(lambda_.IDestination)
@@ -73,6 +75,7 @@ class QueueDestination:
         self.queue = queue
 
     def bind(self, scope: Construct, fn: lambda_.IFunction, *args: Any, **kwargs: Any) -> lambda_.DestinationConfig:
+        del scope, args, kwargs  # the interface's signature (jsii may pass any of them by name); unused here
         fn.add_to_role_policy(
             iam.PolicyStatement(sid="Undelivered", actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])
         )
@@ -159,6 +162,9 @@ class DetectorStack(Stack):
         }
         if secret is not None:
             environment["SLACK_SECRET_ARN"] = secret.secret_arn
+        shipped = {EXEMPTIONS_FILE: settings.exemptions_json} if settings.exemptions_json else {}
+        if shipped:
+            environment["EXEMPTIONS_FILE"] = EXEMPTIONS_FILE
         handler = lambda_.Function(
             self,
             "DriftHandler",
@@ -168,13 +174,17 @@ class DetectorStack(Stack):
             handler="drift_handler.handler",
             code=lambda_.Code.from_asset(
                 str(HANDLERS),
-                exclude=["**/__pycache__", "**/*.pyc"],
+                exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"],
+                # the asset hash follows the handler sources and the shipped exemptions (a new file redeploys)
+                asset_hash_type=AssetHashType.CUSTOM if shipped else None,
+                asset_hash=source_hash(HANDLERS, shipped) if shipped else None,
                 bundling=BundlingOptions(
-                    image=RUNTIME.bundling_image, local=LocalPythonBundling(HANDLERS, PYTHON_VERSION, PLATFORM)
+                    image=RUNTIME.bundling_image,
+                    local=LocalPythonBundling(HANDLERS, PYTHON_VERSION, PLATFORM, shipped),
                 ),
             ),
             role=role,
-            timeout=Duration.seconds(60),  # within the delivery lease (trailguard.store.LEASE_SECONDS)
+            timeout=Duration.seconds(60),  # within the delivery lease (trailguard.state_table.LEASE_SECONDS)
             memory_size=256,
             environment=environment,
             log_group=log_group,

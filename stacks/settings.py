@@ -11,13 +11,26 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk.region_info import RegionInfo
 
+from trailguard import exemptions
+from trailguard.exemptions import ExemptionError
+
 RemediationMode = Literal["off", "dry-run", "on"]
 MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
-KEYS = ("alertEmails", "slackSecretName", "remediationMode", "regions", "sweepSchedule", "allowedExcludedSources")
+KEYS = (
+    "alertEmails",
+    "slackSecretName",
+    "remediationMode",
+    "regions",
+    "sweepSchedule",
+    "allowedExcludedSources",
+    "exemptionsFile",
+)
+PROJECT = Path(__file__).resolve().parent.parent  # a relative exemptionsFile is found from here (cdk.json's folder)
 
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", re.ASCII)
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}", re.ASCII)
@@ -38,6 +51,7 @@ class DeploySettings:
     regions: tuple[str, ...] = ()
     sweep_schedule: str = "rate(1 hour)"
     allowed_excluded_sources: tuple[str, ...] = ()
+    exemptions_json: str = ""  # the validated exemptions file, shipped in the Lambda's code
 
     @property
     def home_region(self) -> str | None:
@@ -64,6 +78,7 @@ class DeploySettings:
         if secret and not _SECRET_NAME.fullmatch(secret):
             raise SettingsError(f"slackSecretName must be a Secrets Manager secret name, not {secret!r}.")
         return cls(
+            exemptions_json=_exemptions(_text(get("exemptionsFile"), "exemptionsFile")),
             alert_emails=_checked("alertEmails", _list(get("alertEmails"), "alertEmails"), _EMAIL, "email addresses"),
             slack_secret_name=secret,
             remediation_mode=mode,
@@ -119,3 +134,21 @@ def _regions(values: tuple[str, ...]) -> tuple[str, ...]:
         if values.count(value) > 1:
             raise SettingsError(f"regions lists {value!r} more than once.")
     return values
+
+
+def _exemptions(name: str) -> str:
+    """The exemptions file, validated now so that a bad entry stops the synth rather than the Lambda."""
+    if not name:
+        return ""
+    path = Path(name) if Path(name).is_absolute() else PROJECT / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"exemptionsFile names {name!r}, which cannot be read ({error.strerror}).") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"exemptionsFile names {name!r}, which is not UTF-8 text.") from None
+    try:
+        exemptions.parse(text, f"exemptionsFile {name}")
+    except ExemptionError as error:
+        raise SettingsError(str(error)) from None
+    return text

@@ -1,17 +1,22 @@
-"""What an alert says, as data. Rendering for Slack and email lives in ``render.py``; sending in ``channels.py``.
+"""What an alert says, as data, and how one is made from a verdict. Rendering for Slack and email lives in
+``render``; sending in ``send``.
 
 An ``Alert`` is built once per event (or per sweep change), stored with the delivery record so that a retry
-sends every channel the very same message, and rendered per channel by pure functions.
+sends every channel the very same message, and rendered per channel by pure functions. Only counted findings
+are alerted: exempt and advisory ones are not.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .rules import SEVERITIES, Severity
+from .aws import TrailArn, partition_of
+from .events import Actor, TrailCall
+from .render.fix import cli
+from .rules import SEVERITIES, Finding, Severity, worst
 
 AlertKind = Literal["drift", "failed-attempt", "sweep-drift", "sweep-compliant"]
 
@@ -20,18 +25,6 @@ CONSOLE_HOSTS = {
     "aws-cn": "console.amazonaws.cn",
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made the call, as the CloudTrail record says (untrusted strings: render them escaped)."""
-
-    arn: str = ""
-    principal_type: str = ""
-    source_ip: str = ""
-    user_agent: str = ""
-    time: str = ""
-    invoked_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,7 +53,6 @@ class Alert:
     action: str = "Nothing: alert only (REMEDIATION_MODE=off)."
     console_url: str = ""
     error: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def rules(self) -> list[str]:
@@ -77,26 +69,87 @@ class Alert:
         return cls(**data, actor=Actor(**actor) if actor else None, findings=findings)
 
 
-def alert_findings(findings: Iterable[Any]) -> tuple[AlertFinding, ...]:
-    """Policy findings (anything with rule, severity, message and fix) as an alert carries them."""
-    return tuple(AlertFinding(f.rule, f.severity, f.message, f.fix) for f in findings)
-
-
-def worst(severities: list[Severity], default: Severity = "low") -> Severity:
-    return min(severities, key=SEVERITIES.index) if severities else default
+def alert_findings(findings: Iterable[Finding]) -> tuple[AlertFinding, ...]:
+    """Findings as an alert carries them: words and the fix to paste (an expired exemption is said)."""
+    return tuple(
+        AlertFinding(
+            f.rule,
+            f.severity,
+            f.message + (f" (its exemption expired on {f.waiver.expires})" if f.waiver and f.waiver.expired else ""),
+            cli(f.calls, f.region),
+        )
+        for f in findings
+    )
 
 
 def console_url(trail_arn: str | None, region: str) -> str:
     """The CloudTrail console page of the trail (its trail list when the trail is gone or unknown)."""
-    partition = (trail_arn or "arn:aws").split(":")[1] if trail_arn else _partition(region)
-    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"])
+    parsed = TrailArn.parse(trail_arn)
+    host = CONSOLE_HOSTS.get(parsed.partition if parsed else partition_of(region), CONSOLE_HOSTS["aws"])
     base = f"https://{region}.{host}/cloudtrailv2/home?region={region}#/trails"
     return f"{base}/{trail_arn}" if trail_arn else base
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str | None, action: str) -> Alert:
+    """A watched call left the trail (or the account) drifted: ``findings`` are the counted ones."""
+    first = min(findings, key=lambda f: SEVERITIES.index(f.severity))
+    summary = f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: {first.message}"
+    return Alert(
+        key=call.event_id,
+        kind="drift",
+        severity=worst([f.severity for f in findings]),
+        summary=summary,
+        account=call.account,
+        region=call.trail.region,
+        trail_name=call.trail.name,
+        trail_arn=trail_arn or call.trail.arn,
+        event_name=call.event_name,
+        actor=call.actor,
+        findings=alert_findings(findings),
+        action=action,
+        console_url=console_url(trail_arn, call.trail.region),
+    )
+
+
+def attempt_alert(call: TrailCall, action: str = "Nothing: the call failed, so nothing changed.") -> Alert:
+    how = f"{call.error_code}: {call.error_message}" if call.error_message else call.error_code
+    return Alert(
+        key=call.event_id,
+        kind="failed-attempt",
+        severity="low",
+        summary=f"{call.event_name} on trail {call.trail.name} in {call.trail.region} was tried and failed ({how}).",
+        account=call.account,
+        region=call.trail.region,
+        trail_name=call.trail.name,
+        trail_arn=call.trail.arn,
+        event_name=call.event_name,
+        actor=call.actor,
+        action=action,
+        console_url=console_url(call.trail.arn, call.trail.region),
+        error=how,
+    )
+
+
+def sweep_alert(
+    key: str, findings: tuple[Finding, ...], *, what: str, region: str, account: str, action: str,
+    trail_name: str, trail_arn: str | None = None,
+) -> Alert:  # fmt: skip
+    """A change the sweep found for a trail or the account: new findings, or compliant again."""
+    if findings:
+        summary = f"The backstop sweep found {what} non-compliant: {findings[0].message}"
+    else:
+        summary = f"{what[0].upper()}{what[1:]}, reported before, is compliant again."
+    return Alert(
+        key=key,
+        kind="sweep-drift" if findings else "sweep-compliant",
+        severity=worst([f.severity for f in findings]),
+        summary=summary,
+        account=account,
+        region=region,
+        trail_name=trail_name,
+        trail_arn=trail_arn,
+        event_name="Scheduled Event",
+        findings=alert_findings(findings),
+        action=action if findings else "Nothing to do.",
+        console_url=console_url(trail_arn, region),
+    )

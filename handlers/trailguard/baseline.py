@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .aws import TrailArn
+
 # DescribeTrails field -> how UpdateTrail / CreateTrail name it (SnsTopicName takes the topic's ARN too)
 DESTINATIONS = {
     "S3BucketName": "S3BucketName",
@@ -21,7 +23,7 @@ DESTINATIONS = {
     "CloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
     "SnsTopicARN": "SnsTopicName",
 }
-SETTINGS = {
+TRAIL_FLAGS = {
     "IncludeGlobalServiceEvents": "IncludeGlobalServiceEvents",
     "IsMultiRegionTrail": "IsMultiRegionTrail",
     "LogFileValidationEnabled": "EnableLogFileValidation",
@@ -62,11 +64,11 @@ class Baseline:
         tags: list[dict[str, str]] | None = None,
     ) -> Baseline:
         arn = str(description.get("TrailARN", ""))
-        kept = {k: _value(description, k) for k in (*DESTINATIONS, *SETTINGS)}
+        kept = {k: _value(description, k) for k in (*DESTINATIONS, *TRAIL_FLAGS)}
         return cls(
             arn=arn,
             name=str(description.get("Name", "")),
-            home_region=str(description.get("HomeRegion") or arn.split(":")[3]),
+            home_region=str(description.get("HomeRegion") or getattr(TrailArn.parse(arn), "region", "")),
             trail={k: v for k, v in kept.items() if v is not None},
             selectors=selectors_in_use(selectors),
             insight_selectors=list(insight_selectors or []),
@@ -77,6 +79,22 @@ class Baseline:
         """True when the description and selectors are what this baseline already holds."""
         other = Baseline.of(description, selectors)
         return (other.trail, other.selectors) == (self.trail, self.selectors)
+
+    def recreate_calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """The trail back from this baseline: same name and settings, selectors, insights, tags, logging."""
+        flags = {TRAIL_FLAGS[k]: v for k, v in self.trail.items() if k in TRAIL_FLAGS}
+        destinations = {DESTINATIONS[k]: v for k, v in self.trail.items() if k in DESTINATIONS}
+        create: dict[str, Any] = {"Name": self.name, **destinations, **flags}
+        if self.tags:
+            create["TagsList"] = self.tags
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("CreateTrail", create),
+            ("PutEventSelectors", {"TrailName": self.name, **self.selectors}),
+        ]
+        if self.insight_selectors:
+            calls.append(("PutInsightSelectors", {"TrailName": self.name, "InsightSelectors": self.insight_selectors}))
+        calls.append(("StartLogging", {"Name": self.name}))
+        return calls
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -99,8 +117,9 @@ def changed_destinations(description: Mapping[str, Any], baseline: Baseline) -> 
     return [k for k in DESTINATIONS if _value(description, k) != baseline.trail.get(k)]
 
 
-def validation_disabled(description: Mapping[str, Any], baseline: Baseline) -> bool:
-    return bool(baseline.trail.get("LogFileValidationEnabled")) and not description.get("LogFileValidationEnabled")
+def restore_destinations(description: Mapping[str, Any], baseline: Baseline) -> dict[str, Any]:
+    """``UpdateTrail`` arguments that put every changed destination back as the baseline has it."""
+    return {DESTINATIONS[k]: baseline.trail.get(k, "") for k in changed_destinations(description, baseline)}
 
 
 def describe_change(description: Mapping[str, Any], baseline: Baseline, key: str) -> str:

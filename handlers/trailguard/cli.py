@@ -1,7 +1,9 @@
-"""The ``trailguard`` command: ``audit`` judges every trail of an account, ``demo`` plays the offline demo.
+"""The ``trailguard`` command: ``audit`` judges every trail of an account against the policy.
 
 Exit codes of ``audit``: 0 compliant, 1 findings, 2 could not evaluate (nothing to judge it by, or the
-account's verdict depends on trails or regions that could not be read).
+account's verdict depends on trails or regions that could not be read) or bad input. Other commands (the
+offline ``demo``) come from installed plugins (the ``trailguard.commands`` entry points of the development
+tools), so this package never imports them.
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from pathlib import Path
 
-from .policy import AccountVerdict, Finding, Settings, evaluate_account
-from .rules import RULES
-from .state import CLIENT_CONFIG, AccountState, AuditAborted, ClientCache, enabled_regions, read_account
+from . import __version__, exemptions
+from .aws import CLIENT_CONFIG, AuditAborted, ClientCache
+from .exemptions import ExemptionError
+from .judge import AccountVerdict, Policy, evaluate_account
+from .read import AccountState, enabled_regions, read_account
+from .render import audit
 
-EXIT_COMPLIANT, EXIT_FINDINGS, EXIT_UNKNOWN = 0, 1, 2
+EXIT_BAD_INPUT = 2
+PLUGINS = "trailguard.commands"
 
 
-def run_audit(regions: Sequence[str], settings: Settings) -> tuple[AccountState, AccountVerdict]:
-    """Read and judge the account with the standard AWS environment (profile, endpoint, credentials)."""
+def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, AccountVerdict]:
+    """Read and judge the account with the standard AWS environment (profile, endpoint, credentials). The
+    account-level fix is made in the session's region."""
     import boto3  # at the edge, so that `trailguard --help` stays fast
 
     session = boto3.session.Session()
@@ -30,119 +37,77 @@ def run_audit(regions: Sequence[str], settings: Settings) -> tuple[AccountState,
     clients = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG))
     sts = session.client("sts", region_name=home, config=CLIENT_CONFIG)
     state = read_account(clients, regions, lambda: str(sts.get_caller_identity()["Account"]))
-    verdict = evaluate_account(state.account, state.trails, settings, regions[0], sorted(state.region_errors))
+    verdict = evaluate_account(state.account, state.trails, policy, home, sorted(state.region_errors))
     return state, verdict
 
 
-def exit_code(state: AccountState, verdict: AccountVerdict) -> int:
-    findings = verdict.all_findings
-    if any(f.rule != "not-evaluable" for f in findings):
-        return EXIT_FINDINGS
-    if state.region_errors or any(f.rule == "not-evaluable" and f.severity != "low" for f in findings):
-        return EXIT_UNKNOWN
-    return EXIT_COMPLIANT
-
-
-def report(state: AccountState, verdict: AccountVerdict) -> dict[str, Any]:
-    """The ``--json`` document of DESIGN.md's contract (plus ``regions`` and ``errors``)."""
-    return {
-        "account": verdict.account,
-        "compliant": verdict.compliant,
-        "findings": [f.to_dict() for f in verdict.all_findings],
-        "trails": [
-            {
-                "arn": t.trail.arn,
-                "name": t.trail.name,
-                "home_region": t.trail.home_region,
-                "multi_region": t.trail.description.get("IsMultiRegionTrail") is True,
-                "logging": (t.trail.status or {}).get("IsLogging") is True,
-                "compliant": t.compliant,
-                "evaluated": t.evaluated,
-                "findings": [f.to_dict() for f in t.findings],
-            }
-            for t in verdict.trails
-        ],
-        "regions": list(state.regions),
-        "errors": [{"region": r, "message": m} for r, m in sorted(state.region_errors.items())],
-    }
-
-
-def _summary(findings: Sequence[Finding]) -> str:
-    return ", ".join(f"{f.rule} ({f.severity})" for f in findings) or "-"
-
-
-def render_table(state: AccountState, verdict: AccountVerdict, out: TextIO) -> None:
-    rows = [("TRAIL", "HOME REGION", "VERDICT", "FINDINGS")]
-    for t in verdict.trails:
-        label = "compliant" if t.compliant else ("DRIFT" if t.evaluated else "NOT EVALUATED")
-        rows.append((t.trail.name, t.trail.home_region, label, _summary(t.findings)))
-    account_label = "compliant" if verdict.compliant else ("DRIFT" if verdict.findings else "-")
-    rows.append(("(account)", "", account_label, _summary(verdict.findings)))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    print(
-        f"Account {verdict.account or '?'}: {len(verdict.trails)} trail(s) in {len(state.regions)} region(s)\n",
-        file=out,
-    )
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3], file=out)
-    for region, message in sorted(state.region_errors.items()):
-        print(f"\nregion {region} could not be read: {message}", file=out)
-    findings = verdict.all_findings
-    if findings:
-        print("\nFindings and fixes:", file=out)
-    for f in findings:
-        rule = RULES[f.rule]
-        print(f"\n  [{f.severity}] {f.rule}: {f.message}", file=out)
-        if f.fix:
-            print(f"    fix now:  {f.fix}", file=out)
-        if rule.cloudformation != "-":
-            print(f"    in code:  CloudFormation {rule.cloudformation}", file=out)
-            print(f"              Terraform {rule.terraform}", file=out)
-    print(f"\n{'compliant' if exit_code(state, verdict) == EXIT_COMPLIANT else 'not compliant'}.", file=out)
-
-
-def _parser() -> argparse.ArgumentParser:
+def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trailguard", description="Keeps an AWS account's CloudTrail honest.")
+    parser.add_argument("--version", action="version", version=f"trailguard {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    audit = sub.add_parser("audit", help="judge every trail of the account against the policy")
-    audit.add_argument(
+    command = sub.add_parser("audit", help="judge every trail of the account against the policy")
+    command.add_argument(
         "--region",
         action="append",
         default=[],
         metavar="R",
         help="region to read (repeatable; default: every region enabled for the account)",
     )
-    audit.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
-    audit.add_argument(
+    command.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    command.add_argument(
         "--allow-excluded-source",
         action="append",
         default=[],
         metavar="SOURCE",
         help="event source that may be excluded from management events (repeatable)",
     )
-    demo = sub.add_parser("demo", help="run the offline demo against a local AWS emulator")
-    demo.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
+    command.add_argument("--exemptions", metavar="FILE", help="the exemptions file (JSON; see the README)")
+    for name in plugins:
+        sub.add_parser(name, help=f"{name} (from the development tools)", add_help=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "demo":
-        from trailguard_dev.demo import run_demo  # development tooling, not shipped in the Lambda
+def _plugins() -> dict[str, object]:
+    from importlib.metadata import entry_points
 
-        return run_demo(port=args.port)
-    settings = Settings(frozenset(args.allow_excluded_source))
+    return {ep.name: ep for ep in entry_points(group=PLUGINS)}
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    found: tuple[exemptions.Exemption, ...] = ()
+    if args.exemptions:
+        try:
+            text = Path(args.exemptions).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ExemptionError(f"--exemptions {args.exemptions}: cannot be read ({error.strerror}).") from None
+        except UnicodeDecodeError:
+            raise ExemptionError(f"--exemptions {args.exemptions}: is not UTF-8 text.") from None
+        found = exemptions.parse(text, args.exemptions)
+    return Policy(frozenset(args.allow_excluded_source), found)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    plugins = _plugins()
+    if argv and argv[0] in plugins:
+        command = plugins[argv[0]].load()  # type: ignore[attr-defined]
+        return int(command(argv[1:]))
+    if argv and argv[0] == "demo":
+        print("trailguard: the demo comes with the development tools: run `make demo` in a clone.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args = _parser(sorted(plugins)).parse_args(argv)
     try:
-        state, verdict = run_audit(args.region, settings)
-    except AuditAborted as error:
+        policy = _policy(args)
+        state, verdict = run_audit(args.region, policy)
+    except (AuditAborted, ExemptionError) as error:
         print(f"trailguard: {error}", file=sys.stderr)
-        return EXIT_UNKNOWN
+        return EXIT_BAD_INPUT
     if args.json:
-        json.dump(report(state, verdict), sys.stdout, indent=2)
+        json.dump(audit.report(verdict, state.regions, state.region_errors), sys.stdout, indent=2)
         print()
     else:
-        render_table(state, verdict, sys.stdout)
-    return exit_code(state, verdict)
+        audit.table(verdict, state.regions, state.region_errors, sys.stdout)
+    return audit.EXIT_CODES[audit.verdict(verdict, state.region_errors)]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .alerts import Actor
+from .aws import TrailArn, account_of, partition_of
 
 WATCHED_CALLS = frozenset({"PutEventSelectors", "UpdateTrail", "StopLogging", "DeleteTrail"})
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -24,6 +24,18 @@ _NAME = re.compile(_NAME_PATTERN, re.ASCII)
 _REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 _MAX_FIELD = 2048  # untrusted strings are kept, but not without bound
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made the call, as the CloudTrail record says (untrusted strings: render them escaped)."""
+
+    arn: str = ""
+    principal_type: str = ""
+    source_ip: str = ""
+    user_agent: str = ""
+    time: str = ""
+    invoked_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,8 @@ def resolve_trail(value: Any, region: str, account: str) -> TrailRef | None:
         return TrailRef(name=name, region=trail_region, arn=arn, partition=partition)
     if not _NAME.fullmatch(value):
         return None
-    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
-    arn = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{value}" if _ACCOUNT.fullmatch(account) else None
+    partition = partition_of(region)
+    arn = str(TrailArn.of(partition, region, account, value)) if _ACCOUNT.fullmatch(account) else None
     return TrailRef(name=value, region=region, arn=arn, partition=partition)
 
 
@@ -161,7 +173,7 @@ def parse(event: Any) -> Intake:
     if trail is None:
         return Ignored("the call names no valid trail (requestParameters.name / trailName)", event_id, event_name)
     if not _ACCOUNT.fullmatch(account) and trail.arn:
-        account = trail.arn.split(":")[4]
+        account = account_of(trail.arn)
     return TrailCall(
         event_id=event_id,
         event_name=event_name,

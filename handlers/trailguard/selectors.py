@@ -16,6 +16,7 @@ logging nothing (what is surely logged) and as if the unknown condition always h
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,3 +273,117 @@ def coverage(response: Mapping[str, Any], allowed_excluded: Iterable[str] = ()) 
         return frozenset(e for e in space if not any(sel.logs(*e, assume_unknown_holds=assume) for sel in relevant))
 
     return Coverage(selectors, witnesses, surely_missing=missing(True), maybe_missing=missing(False))
+
+
+# --- restoring: what a PutEventSelectors fix sends ----------------------------------------------------------
+# PutEventSelectors replaces every selector, so a fix keeps each data-event selector (basic DataResources,
+# advanced data and network-activity selectors) exactly as it is and only puts management events back.
+
+MAX_BASIC_SELECTORS = 5
+ALL_MANAGEMENT = {
+    "ReadWriteType": "All",
+    "IncludeManagementEvents": True,
+    "DataResources": [],
+    "ExcludeManagementEventSources": [],
+}
+
+
+def _sanctioned_exclusions(response: Mapping[str, Any], allowed: Iterable[str]) -> list[str]:
+    """Allowed sources the trail deliberately drops today: it logs management events, none from them.
+
+    The fix keeps dropping those, as the operator chose; it never drops a source the trail logs now.
+    """
+    if not coverage(response).logs_anything:
+        return []
+    management = [s for s in normalise(response) if s.may_log_management()]
+
+    def dropped(source: str) -> bool:
+        return not any(s.logs(rw, source, assume_unknown_holds=True) for s in management for rw in (READ, WRITE))
+
+    return sorted(s for s in set(allowed) if dropped(s))
+
+
+def restored_selectors(response: Mapping[str, Any], allowed_excluded: Iterable[str] = ()) -> dict[str, Any]:
+    """The ``PutEventSelectors`` arguments (without ``TrailName``) that log all management events.
+
+    Advanced selectors: every selector that cannot log management events is kept as it is, the
+    management ones are replaced by one that logs them all. Basic selectors: the first selector that
+    already logs reads and writes gets management events switched on (its data resources untouched), else
+    the first selector without data resources is widened to All, else a management-only selector is
+    appended (or, with no room left, the first selector widened: more data events, none lost). No
+    selectors: the AWS default.
+    """
+    keep_excluded = _sanctioned_exclusions(response, allowed_excluded)
+    advanced = response.get("AdvancedEventSelectors") or []
+    if advanced:
+        kept = [
+            copy.deepcopy(raw)
+            for raw, sel in zip(advanced, normalise({"AdvancedEventSelectors": advanced}), strict=True)
+            if not sel.may_log_management()
+        ]
+        fields: list[dict[str, Any]] = [{"Field": "eventCategory", "Equals": ["Management"]}]
+        if keep_excluded:
+            fields.append({"Field": "eventSource", "NotEquals": keep_excluded})
+        return {"AdvancedEventSelectors": [{"Name": "Management events", "FieldSelectors": fields}, *kept]}
+
+    basic = [copy.deepcopy(dict(s)) for s in response.get("EventSelectors") or []]
+    target = next((s for s in basic if s.get("ReadWriteType", "All") == "All"), None)
+    if target is None:  # widening a selector to All is harmless only where it carries no data resources
+        target = next((s for s in basic if not s.get("DataResources")), None)
+    if target is None and len(basic) >= MAX_BASIC_SELECTORS:  # no room: widen one (more data events, none lost)
+        target = basic[0]
+    if target is None:
+        target = dict(ALL_MANAGEMENT, DataResources=[])
+        basic.append(target)
+    target["ReadWriteType"] = "All"
+    target["IncludeManagementEvents"] = True
+    target["ExcludeManagementEventSources"] = keep_excluded
+    return {"EventSelectors": basic}
+
+
+def data_selectors(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Selectors that log data (or network activity) events and no management events, with something in them."""
+    advanced = response.get("AdvancedEventSelectors") or []
+    if advanced:
+        adv = normalise({"AdvancedEventSelectors": advanced})
+        return [dict(raw) for raw, sel in zip(advanced, adv, strict=True) if not sel.may_log_management()]
+    return [
+        dict(s)
+        for s in response.get("EventSelectors") or []
+        if s.get("IncludeManagementEvents") is False and any(r.get("Values") for r in s.get("DataResources") or [])
+    ]
+
+
+def _covered(selector: Mapping[str, Any], selectors: list[dict[str, Any]]) -> bool:
+    """Whether ``selectors`` already log what a data ``selector`` logs (the same one, names aside, or for basic
+    selectors every data resource of it in a selector reading and writing at least as much)."""
+    if "FieldSelectors" in selector:
+        fields = selector.get("FieldSelectors")
+        return any(s.get("FieldSelectors") == fields for s in selectors)
+    resources = [(r.get("Type"), tuple(r.get("Values") or [])) for r in selector.get("DataResources") or []]
+    kinds = {selector.get("ReadWriteType", "All"), "All"}
+    logged = {
+        (r.get("Type"), tuple(r.get("Values") or []))
+        for s in selectors
+        if s.get("ReadWriteType", "All") in kinds
+        for r in s.get("DataResources") or []
+    }
+    return all(r in logged for r in resources)
+
+
+def baseline_selectors(response: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The baseline's selectors exactly, plus any data selector the trail has now that the baseline lacks.
+
+    None when that cannot be done in one call (the trail switched between basic and advanced selectors, or
+    the basic selectors would exceed five): the caller then keeps the current data selectors instead.
+    """
+    kind = "AdvancedEventSelectors" if baseline.get("AdvancedEventSelectors") else "EventSelectors"
+    current_kind = "AdvancedEventSelectors" if response.get("AdvancedEventSelectors") else "EventSelectors"
+    restored = [dict(s) for s in baseline.get(kind) or []]
+    extra = [s for s in data_selectors(response) if not _covered(s, restored)]
+    if not restored or (extra and current_kind != kind):
+        return None
+    merged = restored + extra
+    if kind == "EventSelectors" and len(merged) > MAX_BASIC_SELECTORS:
+        return None
+    return {kind: merged}

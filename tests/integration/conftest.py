@@ -15,9 +15,9 @@ import boto3
 import pytest
 
 import drift_handler
-from trailguard.render import slack_as_text
 from trailguard_dev.emulator import Emulator, pointed_at
 from trailguard_dev.slack_server import SlackServer
+from trailguard_dev.slack_text import slack_as_text
 
 REPO = Path(__file__).resolve().parents[2]
 TRAILGUARD = Path(sys.executable).with_name("trailguard")

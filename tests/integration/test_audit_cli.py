@@ -62,7 +62,8 @@ def test_stopped_trail_is_drift_while_another_trail_keeps_the_account_compliant(
     code, report = audit_json(*TWO_REGIONS)
 
     assert code == 1
-    assert report["compliant"] is True
+    assert report["covered"] is True  # CIS 3.1 holds: the other trail covers the account
+    assert (report["compliant"], report["verdict"]) == (False, "findings")  # yet a finding counts: exit code 1
     assert [(f["rule"], f["severity"], f["trail_arn"]) for f in report["findings"]] == [
         ("logging-stopped", "high", stopped)
     ]
@@ -80,6 +81,7 @@ def test_several_drifted_trails_across_regions_each_judged_once(aws: Emulator, t
 
     assert code == 1
     assert report["compliant"] is False
+    assert report["covered"] is False
     by_name = {t["name"]: [f["rule"] for f in t["findings"]] for t in report["trails"]}
     assert by_name == {
         "stopped": ["logging-stopped"],
@@ -117,12 +119,18 @@ def test_json_document_keeps_to_the_contract(aws: Emulator, trail: Callable[...,
 
     assert isinstance(report["account"], str)
     assert isinstance(report["compliant"], bool)
-    assert {"arn", "name", "home_region", "multi_region", "logging", "compliant", "findings"} <= set(
-        report["trails"][0]
-    )
+    assert isinstance(report["covered"], bool)
+    assert report["verdict"] in {"compliant", "findings", "unknown"}
+    assert report["compliant"] == (report["verdict"] == "compliant")
+    assert {
+        "arn", "name", "home_region", "multi_region", "logging", "compliant", "organization_trail", "exempt",
+        "findings",
+    } <= set(report["trails"][0])  # fmt: skip
     for finding in report["findings"]:
         assert finding["rule"] and finding["message"]
         assert finding["severity"] in {"critical", "high", "medium", "low"}
+        assert {"account", "counted", "advisory", "exempt", "exemption_expired", "hint"} <= set(finding)
+        assert set(finding["fix"]) == {"cli", "cloudformation", "terraform"}
 
 
 def test_table_shows_trail_home_region_verdict_and_findings(aws: Emulator, trail: Callable[..., str]) -> None:
@@ -133,8 +141,12 @@ def test_table_shows_trail_home_region_verdict_and_findings(aws: Emulator, trail
     assert done.code == 1
     header, row = done.stdout.splitlines()[2:4]
     assert header.split() == ["TRAIL", "HOME", "REGION", "VERDICT", "FINDINGS"]
-    assert row.split()[:4] == ["eu-only", "eu-west-1", "DRIFT", "not-multi-region"]
+    assert row.split()[:5] == ["eu-only", "eu-west-1", "DRIFT", "not-multi-region", "(critical)"]
     assert "aws cloudtrail update-trail --region eu-west-1 --name eu-only --is-multi-region-trail" in done.stdout
+    # the (account) row and the last line say the same verdict as the exit code
+    [account] = [line for line in done.stdout.splitlines() if line.startswith("(account)")]
+    assert account.split()[1:3] == ["NOT", "COMPLIANT"]
+    assert done.stdout.rstrip().splitlines()[-1] == "not compliant: 2 finding(s) count."
 
 
 def test_default_regions_are_every_region_enabled_for_the_account(aws: Emulator, trail: Callable[..., str]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from trailguard.channels import (
+from trailguard.send import (
     SLACK,
     SLACK_API_URL,
     SNS,
@@ -329,8 +329,8 @@ def test_sns_publish_to_a_missing_topic_is_a_failed_delivery(aws: Emulator) -> N
 # --- cold start --------------------------------------------------------------------------------------------
 
 
-def test_importing_channels_does_not_import_slack_sdk() -> None:
-    code = "import sys, trailguard.channels; print('slack_sdk' in sys.modules)"
+def test_importing_send_does_not_import_slack_sdk() -> None:
+    code = "import sys, trailguard.send; print('slack_sdk' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
 
     assert done.stdout.strip() == "False"

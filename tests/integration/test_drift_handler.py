@@ -12,7 +12,7 @@ import pytest
 
 import drift_handler
 from tests.events import event, scheduled, wrap
-from trailguard.channels import SLACK_TIMEOUT
+from trailguard.send import SLACK_TIMEOUT
 
 from .conftest import ACCOUNT, DATA_RESOURCES, REGION, Detector, cloudtrail
 
@@ -36,6 +36,7 @@ def test_stop_logging_alerts_slack_and_email_once_as_critical(detector: Detector
     assert result["trail_arn"] == arn
     assert rules(result) == [("logging-stopped", "critical"), ("no-compliant-trail", "critical")]
     assert [f["trail_arn"] for f in result["findings"]] == [arn, None]
+    assert [(f["account"], f["exempt"]) for f in result["findings"]] == [(ACCOUNT, None), (ACCOUNT, None)]
     assert result["notified"] == ["slack", "sns"]
     assert result["actions"] == []
     [text] = detector.slack_texts()

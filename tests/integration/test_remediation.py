@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 import drift_handler
 from tests.events import event
-from trailguard.store import REVERTS_PER_HOUR
+from trailguard.state_table import REVERTS_PER_HOUR
 
 from .conftest import BUCKET, DATA_RESOURCES, REGION, Detector, cloudtrail
 
@@ -186,7 +186,7 @@ def test_deleted_trail_without_a_baseline_is_alerted_and_says_why_it_was_not_rec
     assert result["actions"] == []
     assert cloudtrail().describe_trails()["trailList"] == []
     [text] = detector.slack_texts()
-    assert "Could not revert: no baseline of the trail was ever recorded" in text
+    assert "Could not revert: no revert for trail-deleted without a baseline. A person must act." in text
 
 
 def test_dry_run_says_the_calls_and_changes_nothing(detector: Detector, mode: Any) -> None:

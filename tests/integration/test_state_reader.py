@@ -9,8 +9,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from trailguard.policy import evaluate_account
-from trailguard.state import CLIENT_CONFIG, AuditAborted, ClientCache, read_account
+from trailguard.aws import CLIENT_CONFIG, AuditAborted, ClientCache
+from trailguard.judge import evaluate_account
+from trailguard.read import read_account
 from trailguard_dev.emulator import Emulator
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,8 @@ def test_access_denied_on_one_trail_does_not_hide_the_others(aws: Emulator, trai
     assert not by_arn[locked].evaluated
     assert [f.rule for f in by_arn[locked].findings] == ["not-evaluable"]
     assert "AccessDeniedException" in by_arn[locked].findings[0].message
-    assert verdict.compliant  # the readable trail is compliant, so the account is
+    assert verdict.covered  # the readable trail is compliant, so the account is covered (CIS 3.1)
+    assert verdict.outcome() == "unknown"  # yet the unread trail's findings could not be told
 
 
 def test_trail_deleted_during_the_audit_is_reported_not_evaluated(aws: Emulator, trail: Callable[..., str]) -> None:
@@ -141,18 +143,20 @@ def test_foreign_organization_trail_is_listed_but_never_read(aws: Emulator, trai
     assert not org.evaluated and not org.compliant
     assert [(f.rule, f.severity) for f in org.findings] == [("not-evaluable", "low")]
     assert "999988887777" in org.findings[0].message
-    assert verdict.compliant
+    assert verdict.covered
+    assert verdict.compliant  # an organization trail judged elsewhere (low) does not make the verdict unknown
 
 
 def test_only_a_foreign_organization_trail_leaves_the_account_unknown(aws: Emulator) -> None:
     def faults(region: str, real: Any) -> dict[str, Callable[..., Any]]:
-        return {"describe_trails": lambda **kw: {"trailList": [FOREIGN_ORG_TRAIL]}}
+        return {"describe_trails": lambda **_kw: {"trailList": [FOREIGN_ORG_TRAIL]}}
 
     state = read_account(clients(faults), REGIONS, lambda: "123456789012")
     verdict = evaluate_account(state.account, state.trails)
 
     assert state.account == "123456789012"
-    assert not verdict.compliant
+    assert not verdict.covered and not verdict.compliant
+    assert verdict.outcome() == "unknown"
     assert [f.rule for f in verdict.findings] == ["not-evaluable"]
     assert "no-compliant-trail" not in [f.rule for f in verdict.all_findings]
 

@@ -18,13 +18,13 @@ from moto.events.models import EventPattern
 
 import stacks.detector
 from stacks import HOME_STACK
-from stacks.detector import EVENT_PATTERN, remediation_actions
+from stacks.detector import EVENT_PATTERN, EXEMPTIONS_FILE, remediation_actions
 from tests.events import event, names, record, wrap
-from tests.stacks.conftest import FULL_CONTEXT, Deployment, build_app, settings_from
+from tests.stacks.conftest import FULL_CONTEXT, Deployment, build_app, deploy, settings_from
 from trailguard import events as intake
 from trailguard.events import WATCHED_CALLS
-from trailguard.rules import RULES
-from trailguard.store import LEASE_SECONDS
+from trailguard.rules import REGISTRY
+from trailguard.state_table import LEASE_SECONDS
 
 CONFIGS = ("deploy_default", "deploy_full", "deploy_dry_run", "deploy_off")
 
@@ -355,7 +355,7 @@ def test_handler_role_is_granted_exactly_the_actions_of_its_mode(
 
 
 def test_remediation_grants_are_the_union_of_the_rules_revert_actions() -> None:
-    union = {action for rule in RULES.values() for action in rule.revert_actions}
+    union = {action for rule in REGISTRY.values() for action in rule.revert_actions}
 
     assert set(remediation_actions()) == union == REVERT_ACTIONS
 
@@ -519,6 +519,65 @@ def test_handler_environment_has_exactly_the_contract_keys(
         wanted["SLACK_SECRET_ARN"] = secret_arn(settings.home_region, settings.slack_secret_name)
 
     assert canon(props(template, ids.function)["Environment"]["Variables"]) == canon(wanted)
+
+
+EXEMPTION: dict[str, Any] = {
+    "trail": "data-*",
+    "rules": ["management-events-excluded"],
+    "reason": "logs S3 data events only",
+    "expires": "2030-01-01",
+}
+
+
+def deploy_with_exemptions(folder: Path, entries: list[dict[str, Any]]) -> Deployment:
+    """The default configuration plus an exemptions file holding ``entries``, written under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "exemptions.json"
+    path.write_text(json.dumps(entries, indent=2), encoding="utf-8")
+    return deploy(settings_from({"exemptionsFile": str(path)}), folder / "cdk.out")
+
+
+def asset_key(deployment: Deployment) -> str:
+    """The S3 key of the handler's code: the asset hash, which decides whether a deploy uploads new code."""
+    template = deployment.home
+    key: str = props(template, Ids.of(template).function)["Code"]["S3Key"]
+    return key
+
+
+@pytest.fixture(scope="module")
+def deploy_exempt(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    return deploy_with_exemptions(tmp_path_factory.mktemp("exempt"), [EXEMPTION])
+
+
+def test_exemptions_file_is_named_in_the_environment_and_nothing_else_changes(
+    deploy_exempt: Deployment, deploy_default: Deployment
+) -> None:
+    exempt = props(deploy_exempt.home, Ids.of(deploy_exempt.home).function)["Environment"]["Variables"]
+    default = props(deploy_default.home, Ids.of(deploy_default.home).function)["Environment"]["Variables"]
+
+    assert deploy_exempt.settings.exemptions_json == json.dumps([EXEMPTION], indent=2)
+    assert EXEMPTIONS_FILE == "trailguard_exemptions.json"
+    assert exempt == default | {"EXEMPTIONS_FILE": EXEMPTIONS_FILE}
+
+
+def test_without_an_exemptions_file_the_environment_has_no_exemptions_file_key(any_deploy: Deployment) -> None:
+    assert any_deploy.settings.exemptions_json == ""
+    any_deploy.home.has_resource_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": {"EXEMPTIONS_FILE": Match.absent()}}}
+    )
+
+
+def test_asset_hash_follows_the_exemptions_files_content(
+    tmp_path: Path, deploy_exempt: Deployment, deploy_default: Deployment
+) -> None:
+    """A changed exemptions file changes the asset hash, so `cdk deploy` ships it; the same content under another
+    path does not (the hash follows what the asset holds, not where the file was)."""
+    changed = deploy_with_exemptions(tmp_path / "changed", [EXEMPTION | {"expires": "2030-06-30"}])
+    moved = deploy_with_exemptions(tmp_path / "moved", [EXEMPTION])
+
+    assert asset_key(deploy_exempt) != asset_key(changed)
+    assert asset_key(deploy_exempt) == asset_key(moved)
+    assert asset_key(deploy_default) not in {asset_key(deploy_exempt), asset_key(changed)}
 
 
 def test_no_secret_value_or_secret_resource_is_in_any_template(any_deploy: Deployment) -> None:
@@ -826,7 +885,7 @@ def test_every_cdk_nag_acknowledgment_has_a_written_reason(any_deploy: Deploymen
 
 def test_every_cdk_nag_acknowledgment_is_still_needed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Without the acknowledgments, cdk-nag reports exactly the findings they accept: none is stale."""
-    monkeypatch.setattr(stacks.detector, "acknowledge", lambda scope, reasons: None)
+    monkeypatch.setattr(stacks.detector, "acknowledge", lambda _scope, _reasons: None)
     _, built = build_app(settings_from(FULL_CONTEXT), tmp_path)
     home = next(s for s in built if s.stack_name == HOME_STACK)
 

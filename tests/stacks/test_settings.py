@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stacks.settings import KEYS, DeploySettings, SettingsError
+from stacks.settings import KEYS, PROJECT, DeploySettings, SettingsError
+
+EXEMPTION: dict[str, Any] = {
+    "trail": "data-*",
+    "rules": ["management-events-excluded"],
+    "reason": "logs S3 data events only",
+    "expires": "2030-01-01",
+}
 
 
 def from_context(context: dict[str, Any]) -> DeploySettings:
@@ -74,18 +84,26 @@ def test_alert_emails_are_read_as_a_list_in_every_form(emails: Any) -> None:
     assert from_context({"alertEmails": emails}).alert_emails == ("a@example.com", "b@example.org")
 
 
-def test_every_key_is_read_into_the_settings() -> None:
-    settings = from_context(
-        {
-            "alertEmails": "security@example.com",
-            "slackSecretName": "trailguard/slack",
-            "remediationMode": "dry-run",
-            "regions": "eu-west-1",
-            "sweepSchedule": "cron(0 * * * ? *)",
-            "allowedExcludedSources": "kms.amazonaws.com,rdsdata.amazonaws.com",
-        }
-    )
+def write_exemptions(tmp_path: Path, entries: Any, name: str = "exemptions.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    return path
 
+
+def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
+    exemptions = write_exemptions(tmp_path, [EXEMPTION])
+    context = {
+        "alertEmails": "security@example.com",
+        "slackSecretName": "trailguard/slack",
+        "remediationMode": "dry-run",
+        "regions": "eu-west-1",
+        "sweepSchedule": "cron(0 * * * ? *)",
+        "allowedExcludedSources": "kms.amazonaws.com,rdsdata.amazonaws.com",
+        "exemptionsFile": str(exemptions),
+    }
+    settings = from_context(context)
+
+    assert set(context) == set(KEYS)
     assert settings == DeploySettings(
         alert_emails=("security@example.com",),
         slack_secret_name="trailguard/slack",
@@ -93,6 +111,7 @@ def test_every_key_is_read_into_the_settings() -> None:
         regions=("eu-west-1",),
         sweep_schedule="cron(0 * * * ? *)",
         allowed_excluded_sources=("kms.amazonaws.com", "rdsdata.amazonaws.com"),
+        exemptions_json=exemptions.read_text(encoding="utf-8"),
     )
 
 
@@ -172,3 +191,80 @@ def test_bad_list_entry_error_says_what_is_allowed_in_plain_words(key: str, valu
 
     assert allowed in message
     assert "addresss" not in message and ".coms" not in message, message
+
+
+# ------------------------------------------------------------------------------------------ exemptionsFile
+
+
+def test_valid_exemptions_file_is_read_as_its_text(tmp_path: Path) -> None:
+    """The file's text, as written, is what the stack ships beside the handler."""
+    path = write_exemptions(tmp_path, [EXEMPTION, {"trail": "org-audit", "rules": ["*"], "reason": "migration"}])
+
+    assert from_context({"exemptionsFile": str(path)}).exemptions_json == path.read_text(encoding="utf-8")
+
+
+def test_relative_exemptions_file_is_found_from_the_project_root_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_exemptions(tmp_path, [EXEMPTION])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    settings = from_context({"exemptionsFile": os.path.relpath(path, PROJECT)})
+
+    assert settings.exemptions_json == path.read_text(encoding="utf-8")
+
+
+def test_no_exemptions_file_ships_no_exemptions() -> None:
+    assert from_context({}).exemptions_json == ""
+    assert from_context({"exemptionsFile": "  "}).exemptions_json == ""
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ('[{"trail": "data-*", "rules": ["management-events-excluded"],', "is not valid JSON"),
+        ([EXEMPTION | {"rules": ["no-such-rule"]}], "entry 1 (trail 'data-*'): 'no-such-rule' is not a rule id"),
+        ([EXEMPTION | {"rules": ["no-compliant-trail"]}], "entry 1 (trail 'data-*'): no-compliant-trail can never"),
+        ([EXEMPTION, EXEMPTION | {"trail": "audit-*", "expires": "2030-13-01"}], "entry 2 (trail 'audit-*')"),
+        ([EXEMPTION | {"expires": "01/01/2030"}], "expires must be a date YYYY-MM-DD, not '01/01/2030'"),
+    ],
+    ids=["bad-json", "unknown-rule", "non-exemptible-rule", "bad-expiry-date", "expiry-not-iso"],
+)
+def test_bad_exemptions_file_stops_the_synth_with_one_sentence_naming_the_key_and_entry(
+    tmp_path: Path, entries: Any, expected: str
+) -> None:
+    path = tmp_path / "exemptions.json"
+    path.write_text(entries if isinstance(entries, str) else json.dumps(entries), encoding="utf-8")
+
+    message = error_for({"exemptionsFile": str(path)})
+
+    assert_one_sentence_naming(message, "exemptionsFile")
+    assert str(path) in message
+    assert expected in message
+
+
+def test_missing_exemptions_file_stops_the_synth_with_one_sentence_naming_the_key(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-exemptions.json"
+
+    message = error_for({"exemptionsFile": str(missing)})
+
+    assert_one_sentence_naming(message, "exemptionsFile")
+    assert repr(str(missing)) in message
+    assert "cannot be read" in message
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe[\x00]\x00", b"[]\x80"], ids=["utf-16-with-bom", "stray-latin-1-byte"])
+def test_exemptions_file_that_is_not_utf8_stops_the_synth_with_one_sentence(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "exemptions.json"
+    path.write_bytes(content)
+
+    message = error_for({"exemptionsFile": str(path)})
+
+    assert_one_sentence_naming(message, "exemptionsFile")
+    assert repr(str(path)) in message
+
+
+def test_exemptions_file_that_is_a_string_is_required(tmp_path: Path) -> None:
+    assert_one_sentence_naming(error_for({"exemptionsFile": ["a.json", "b.json"]}), "exemptionsFile")

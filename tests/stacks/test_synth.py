@@ -1,6 +1,7 @@
 """The real thing: `make synth` with the pinned CDK CLI, offline and without AWS credentials; cfn-lint on
 every template it writes; and the bundled Lambda asset, imported and run in a clean interpreter that has
-nothing but what the Lambda runtime has (the standard library, boto3 and botocore)."""
+nothing but what the Lambda runtime has (the standard library, boto3 and botocore), with and without the
+exemptions file the synth shipped in it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,25 @@ FULL_CONTEXT = {
     "alertEmails": "security@example.com",
     "allowedExcludedSources": "kms.amazonaws.com",
 }
+# The full configuration's exemptions file (its exemptionsFile): one entry for a trail the asset test does not
+# touch, one that exempts the asset test's trail from logging-stopped.
+EXEMPTIONS_TEXT = json.dumps(
+    [
+        {
+            "trail": "data-*",
+            "rules": ["management-events-excluded"],
+            "reason": "logs S3 data events only",
+            "expires": "2030-01-01",
+        },
+        {
+            "trail": "org-audit",
+            "rules": ["logging-stopped"],
+            "reason": "paused for a migration",
+            "expires": "2099-12-31",
+        },
+    ],
+    indent=2,
+)
 
 
 def offline_env(tmp: Path) -> dict[str, str]:
@@ -52,9 +72,12 @@ def cdk_synth(out: Path, env: dict[str, str], context: dict[str, str]) -> subpro
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full configuration (three regions, remediation on, Slack, email) synthesized by the pinned CLI."""
+    """The full configuration (three regions, remediation on, Slack, email, an exemptions file) synthesized by
+    the pinned CLI."""
     tmp = tmp_path_factory.mktemp("synth")
-    done = cdk_synth(tmp / "cdk.out", offline_env(tmp), FULL_CONTEXT)
+    exemptions = tmp / "exemptions.json"
+    exemptions.write_text(EXEMPTIONS_TEXT, encoding="utf-8")
+    done = cdk_synth(tmp / "cdk.out", offline_env(tmp), FULL_CONTEXT | {"exemptionsFile": str(exemptions)})
     assert done.returncode == 0, done.stderr
     return tmp / "cdk.out"
 
@@ -111,6 +134,31 @@ def handler_asset(cdk_out: Path) -> Path:
     return directory
 
 
+def handler_environment(cdk_out: Path) -> dict[str, Any]:
+    """The Lambda function's environment variables, as the synthesized home template sets them."""
+    resources = json.loads((cdk_out / "Trailguard.template.json").read_text())["Resources"]
+    [function] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def test_bundled_asset_holds_no_dev_tools_anywhere(synthesized: Path) -> None:
+    """trailguard_dev (demo, emulator, benchmark) is a separate distribution: neither its package, a module of
+    that name, its metadata nor an editable-install hook may reach the Lambda's code, at any depth."""
+    asset = handler_asset(synthesized)
+    shipped = [p.relative_to(asset) for p in asset.rglob("*")]
+
+    assert Path("drift_handler.py") in shipped and Path("trailguard", "rules", "__init__.py") in shipped
+    assert [p for p in shipped if "trailguard_dev" in p.name.lower().replace("-", "_")] == []
+
+
+def test_synth_ships_the_exemptions_file_beside_the_handler(synthesized: Path) -> None:
+    name = handler_environment(synthesized)["EXEMPTIONS_FILE"]
+
+    assert name == "trailguard_exemptions.json"
+    assert (handler_asset(synthesized) / name).read_text(encoding="utf-8") == EXEMPTIONS_TEXT
+
+
 @pytest.fixture(scope="module")
 def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh interpreter with only the standard library, boto3 and botocore, as the Lambda runtime has."""
@@ -152,20 +200,43 @@ def emulated_account() -> Iterator[Emulator]:
         yield emu
 
 
-def test_bundled_asset_handles_a_real_event_in_a_clean_interpreter(
-    synthesized: Path, lambda_python: Path, emulated_account: Emulator
-) -> None:
+def run_stopped_trail_event(cdk_out: Path, python: Path, emu: Emulator, **variables: str) -> dict[str, Any]:
+    """The handler's result for a StopLogging on org-audit (a trail that was never started), run from the bundled
+    asset in ``python`` with the emulator's endpoints and ``variables`` in its environment."""
     topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
-    env = {**emulated_account.environ(), "PATH": os.environ["PATH"], "STATE_TABLE": "state", "ALERT_TOPIC_ARN": topic}
-    stopped: dict[str, Any] = event("stoplogging_cli", trail="org-audit")  # the trail was never started
+    env = {**emu.environ(), "PATH": os.environ["PATH"], "STATE_TABLE": "state", "ALERT_TOPIC_ARN": topic, **variables}
+    stopped: dict[str, Any] = event("stoplogging_cli", trail="org-audit")
 
     done = subprocess.run(
-        [str(lambda_python), "-I", "-c", RUN_IN_LAMBDA, str(handler_asset(synthesized))],
+        [str(python), "-I", "-c", RUN_IN_LAMBDA, str(handler_asset(cdk_out))],
         input=json.dumps(stopped), env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_bundled_asset_handles_a_real_event_in_a_clean_interpreter(
+    synthesized: Path, lambda_python: Path, emulated_account: Emulator
+) -> None:
+    result = run_stopped_trail_event(synthesized, lambda_python, emulated_account)
+
     assert result["status"] == "drift"
     assert [f["rule"] for f in result["findings"]] == ["logging-stopped", "no-compliant-trail"]
+    assert [f["exempt"] for f in result["findings"]] == [None, None]  # the shipped file only counts when named
     assert result["notified"] == ["sns"]
+
+
+def test_bundled_asset_applies_the_shipped_exemptions_file(
+    synthesized: Path, lambda_python: Path, emulated_account: Emulator
+) -> None:
+    """With EXEMPTIONS_FILE as the stack sets it, the handler finds the file in its own code and applies it."""
+    shipped = {"EXEMPTIONS_FILE": handler_environment(synthesized)["EXEMPTIONS_FILE"]}
+
+    result = run_stopped_trail_event(synthesized, lambda_python, emulated_account, **shipped)
+
+    assert {f["rule"]: f["exempt"] for f in result["findings"]} == {
+        "logging-stopped": "paused for a migration",
+        "no-compliant-trail": None,
+    }

@@ -10,7 +10,9 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trailguard.policy import Finding, Settings, TrailState, evaluate_trail
+from trailguard.judge import TrailState, evaluate_trail
+from trailguard.render.fix import cli
+from trailguard.rules import Facts, Finding
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
@@ -101,8 +103,14 @@ def judge(
     **trail_overrides: Any,
 ) -> list[Finding]:
     """Evaluate one trail that is compliant except for what the arguments change."""
-    settings = Settings(allowed_excluded_sources=frozenset(allowed))
-    return evaluate_trail(trail(**trail_overrides), status, selectors, settings)
+    return evaluate_trail(
+        Facts(trail(**trail_overrides), status, selectors, allowed_excluded_sources=frozenset(allowed))
+    )
+
+
+def fix_text(finding: Finding) -> str:
+    """The finding's fix as the AWS CLI command a person pastes (in the trail's home region)."""
+    return cli(finding.calls, finding.region)
 
 
 def rules(findings: Iterable[Finding]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trailguard.policy import TrailState, evaluate_account
+from trailguard.judge import TrailState, evaluate_account
 
 from .builders import ACCOUNT, OTHER_ACCOUNT, STOPPED, basic, basics, rules, state, trail
 
@@ -21,7 +21,8 @@ def test_drifted_trail_next_to_a_compliant_one_stays_high_without_an_account_fin
     drifted = state(trail("drifted"), selectors=DRIFTED_SELECTORS)
     verdict = evaluate_account(ACCOUNT, [state(trail("healthy")), drifted])
 
-    assert verdict.compliant
+    assert verdict.covered
+    assert verdict.outcome() == "findings"
     assert verdict.findings == ()
     assert severities(verdict.all_findings) == [("management-events-partial", "high")]
 
@@ -31,11 +32,11 @@ def test_two_drifted_trails_escalate_to_critical_with_no_compliant_trail() -> No
     second = state(trail("second", IncludeGlobalServiceEvents=False), selectors=DRIFTED_SELECTORS)
     verdict = evaluate_account(ACCOUNT, [first, second])
 
-    assert not verdict.compliant
+    assert not verdict.covered
     assert severities(verdict.trails[0].findings) == [("logging-stopped", "critical")]
     assert severities(verdict.trails[1].findings) == [
-        ("management-events-partial", "critical"),
         ("global-events-excluded", "medium"),
+        ("management-events-partial", "critical"),
     ]
     (account_finding,) = verdict.findings
     assert (account_finding.rule, account_finding.severity, account_finding.trail_arn) == (
@@ -48,13 +49,14 @@ def test_two_drifted_trails_escalate_to_critical_with_no_compliant_trail() -> No
 def test_account_without_trails_has_no_compliant_trail() -> None:
     verdict = evaluate_account(ACCOUNT, [])
 
-    assert not verdict.compliant
+    assert not verdict.covered
     assert severities(verdict.findings) == [("no-compliant-trail", "critical")]
 
 
 def test_single_compliant_trail_makes_the_account_compliant() -> None:
     verdict = evaluate_account(ACCOUNT, [state()])
 
+    assert verdict.covered
     assert verdict.compliant
     assert verdict.all_findings == []
 
@@ -69,7 +71,8 @@ def test_foreign_organization_trail_alone_is_not_evaluable_not_drift() -> None:
     assert severities(trail_verdict.findings) == [("not-evaluable", "low")]
     assert OTHER_ACCOUNT in trail_verdict.findings[0].message
     assert rules(verdict.findings) == ["not-evaluable"]
-    assert not verdict.compliant
+    assert not verdict.covered
+    assert verdict.outcome() == "unknown"
 
 
 def test_foreign_organization_trail_is_never_compliant_even_when_it_looks_compliant() -> None:
@@ -77,7 +80,7 @@ def test_foreign_organization_trail_is_never_compliant_even_when_it_looks_compli
 
     assert not verdict.trails[0].compliant
     assert "no-compliant-trail" not in rules(verdict.all_findings)
-    assert not verdict.compliant
+    assert not verdict.covered
 
 
 def test_own_organization_trail_is_evaluated_normally() -> None:
@@ -85,7 +88,7 @@ def test_own_organization_trail_is_evaluated_normally() -> None:
     verdict = evaluate_account(ACCOUNT, [own])
 
     assert verdict.trails[0].evaluated
-    assert verdict.compliant
+    assert verdict.covered
     assert verdict.all_findings == []
 
 
@@ -98,7 +101,8 @@ def test_own_organization_trail_that_drifted_is_reported_as_drift() -> None:
 def test_foreign_organization_trail_next_to_a_compliant_trail_leaves_the_account_compliant() -> None:
     verdict = evaluate_account(ACCOUNT, [state(org_trail(OTHER_ACCOUNT)), state(trail("own"))])
 
-    assert verdict.compliant
+    assert verdict.covered
+    assert verdict.compliant  # an organization trail judged elsewhere (low) does not make the verdict unknown
     assert severities(verdict.all_findings) == [("not-evaluable", "low")]
 
 
@@ -121,18 +125,19 @@ def test_unreadable_trail_is_not_evaluable_with_medium_severity() -> None:
     assert "AccessDeniedException" in trail_verdict.findings[0].message
     assert trail_verdict.findings[0].trail_arn == trail("locked")["TrailARN"]
     assert "no-compliant-trail" not in rules(verdict.findings)
-    assert not verdict.compliant
+    assert not verdict.covered
 
 
 def test_error_wins_over_readable_looking_state() -> None:
     verdict = evaluate_account(ACCOUNT, [state(error="ThrottlingException")])
 
     assert severities(verdict.trails[0].findings) == [("not-evaluable", "medium")]
-    assert not verdict.compliant
+    assert not verdict.covered
 
 
 def test_unreadable_trail_next_to_a_compliant_trail_leaves_the_account_compliant() -> None:
     verdict = evaluate_account(ACCOUNT, [TrailState(trail("locked"), error="AccessDenied"), state(trail("ok"))])
 
-    assert verdict.compliant
+    assert verdict.covered
+    assert verdict.outcome() == "unknown"  # covered, but a trail could not be read
     assert severities(verdict.all_findings) == [("not-evaluable", "medium")]

@@ -7,26 +7,26 @@ from typing import Any
 
 import pytest
 
-from trailguard.fixes import restored_selectors
-from trailguard.policy import Settings, evaluate_trail
-from trailguard.rules import SELECTOR_RULES
+from trailguard.selectors import restored_selectors
 
 from .builders import (
-    LOGGING,
     adv,
     advanced,
     basic,
     basics,
     cond,
+    fix_text,
     judge,
     mgmt,
     only,
     put_event_selectors_payload,
     rules,
     s3_data_selector,
-    trail,
 )
 
+SELECTOR_RULES = frozenset(
+    {"management-events-excluded", "management-events-partial", "management-sources-excluded", "selectors-unrecognized"}
+)
 IAM = "iam.amazonaws.com"
 KMS = "kms.amazonaws.com"
 STRATUS_DATA = [{"Type": "AWS::S3::Object", "Values": []}, {"Type": "AWS::Lambda::Function", "Values": []}]
@@ -54,11 +54,11 @@ def restore_through_the_fix(
     contain each selector of ``keep`` (the trail's data-event selectors) unchanged.
     """
     findings = judge(selectors, allowed=allowed)
-    fixes = {f.fix for f in findings if f.rule in SELECTOR_RULES}
+    fixes = {fix_text(f) for f in findings if f.rule in SELECTOR_RULES}
     assert len(fixes) == 1, f"expected one put-event-selectors fix, got {fixes}"
     _argv, payload = put_event_selectors_payload(fixes.pop())
     assert payload == restored_selectors(selectors, allowed)
-    again = evaluate_trail(trail(), LOGGING, payload, Settings(allowed_excluded_sources=frozenset(allowed)))
+    again = judge(payload, allowed=allowed)
     assert again == []
     (restored,) = payload.values()
     for kept in keep:
@@ -185,7 +185,7 @@ def test_restored_selectors_are_the_put_event_selectors_arguments() -> None:
     payload = restored_selectors(STRATUS_SELECTORS)
 
     assert set(payload) == {"EventSelectors"}
-    assert only(judge(STRATUS_SELECTORS), "management-events-excluded").fix.count("put-event-selectors") == 1
+    assert fix_text(only(judge(STRATUS_SELECTORS), "management-events-excluded")).count("put-event-selectors") == 1
 
 
 def test_five_data_selectors_without_room_get_the_first_widened_not_a_sixth() -> None:
@@ -201,7 +201,7 @@ def test_five_data_selectors_without_room_get_the_first_widened_not_a_sixth() ->
     assert len(restored) == 5  # AWS accepts at most five basic selectors
     assert [s["DataResources"] for s in restored] == [[r] for r in s3]
     assert restored[0]["ReadWriteType"] == "All"  # more data events than before, none lost
-    assert [f.rule for f in evaluate_trail(trail(), LOGGING, {"EventSelectors": restored})] == []
+    assert [f.rule for f in judge({"EventSelectors": restored})] == []
 
 
 def test_read_only_selector_without_data_resources_is_widened_in_place() -> None:

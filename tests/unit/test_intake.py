@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from tests.events import ACCOUNT, event, names, record, scheduled, wrap
-from trailguard.alerts import Actor
-from trailguard.events import Ignored, Intake, Sweep, TrailCall, TrailRef, parse
+from trailguard.events import Actor, Ignored, Intake, Sweep, TrailCall, TrailRef, parse
 
 
 def trail_arn(region: str, name: str, account: str = ACCOUNT, partition: str = "aws") -> str:

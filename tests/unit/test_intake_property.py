@@ -144,8 +144,8 @@ STRING_TWEAKS: tuple[Callable[[str], str], ...] = (
     lambda s: s[:-1],
     lambda s: s + "<script>",
     lambda s: (s or "x")[:8] * 20_000,
-    lambda s: "null",
-    lambda s: "",
+    lambda _s: "null",
+    lambda _s: "",
 )
 
 

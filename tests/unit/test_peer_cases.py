@@ -8,7 +8,7 @@ advanced selector by its name.
 
 from __future__ import annotations
 
-from trailguard.policy import TrailState, evaluate_account
+from trailguard.judge import TrailState, evaluate_account
 
 from .builders import (
     ACCOUNT,
@@ -18,6 +18,7 @@ from .builders import (
     basic,
     basics,
     cond,
+    fix_text,
     judge,
     mgmt,
     only,
@@ -100,14 +101,14 @@ def test_trail_whose_status_cannot_be_read_is_not_evaluable_rather_than_passed()
     (trail_verdict,) = verdict.trails
     assert not trail_verdict.compliant
     assert rules(trail_verdict.findings) == ["not-evaluable"]
-    assert not verdict.compliant
+    assert not verdict.covered
 
 
 def test_stopped_trail_next_to_a_logging_one_is_still_reported() -> None:
     stopped = state(trail("stopped-trail"), status=STOPPED)
     verdict = evaluate_account(ACCOUNT, [stopped, state(trail("running-trail"))])
 
-    assert verdict.compliant
+    assert verdict.covered
     assert [(f.rule, f.severity) for f in verdict.all_findings] == [("logging-stopped", "high")]
 
 
@@ -121,7 +122,7 @@ def test_single_region_logging_trail_does_not_pass() -> None:
 def test_single_region_trail_alone_leaves_the_account_without_a_compliant_trail() -> None:
     verdict = evaluate_account(ACCOUNT, [state(trail(IsMultiRegionTrail=False))])
 
-    assert not verdict.compliant
+    assert not verdict.covered
     assert rules(verdict.findings) == ["no-compliant-trail"]
 
 
@@ -154,7 +155,7 @@ def test_multi_region_trail_next_to_a_stopped_single_region_trail_keeps_the_acco
     regional = state(trail("regional-trail", region="eu-central-1", IsMultiRegionTrail=False), status=STOPPED)
     verdict = evaluate_account(ACCOUNT, [state(trail("org-wide")), regional])
 
-    assert verdict.compliant
+    assert verdict.covered
     assert verdict.findings == ()
     assert {(f.rule, f.severity) for f in verdict.all_findings} == {
         ("logging-stopped", "high"),
@@ -164,7 +165,9 @@ def test_multi_region_trail_next_to_a_stopped_single_region_trail_keeps_the_acco
 
 def test_account_fix_creates_a_multi_region_trail_and_starts_logging() -> None:
     (finding,) = evaluate_account(ACCOUNT, [], region="eu-west-1").findings
+    fix = fix_text(finding)
 
-    assert "create-trail" in finding.fix
-    assert "--is-multi-region-trail" in finding.fix
-    assert "start-logging" in finding.fix
+    assert "create-trail" in fix
+    assert "--is-multi-region-trail" in fix
+    assert "start-logging" in fix
+    assert "--region eu-west-1" in fix

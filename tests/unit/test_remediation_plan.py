@@ -5,17 +5,18 @@ The stack grants the union of the rule table's revert actions when remediation i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from trailguard.baseline import Baseline
-from trailguard.fixes import Call
-from trailguard.policy import Settings, TrailState, evaluate_trail
-from trailguard.remediate import ActionResult, Plan, describe_actions, plan
-from trailguard.rules import RULES
+from trailguard.fix import ActionResult, Plan, plan
+from trailguard.judge import CallReading, Policy, TrailState, evaluate_trail, judge_call
+from trailguard.render.fix import describe_actions
+from trailguard.rules import REGISTRY, Call, Facts
 
-from .builders import LOGGING, STOPPED, basic, basics, trail
+from .builders import ACCOUNT, LOGGING, STOPPED, basic, basics, trail
 
 ARN = "arn:aws:cloudtrail:eu-west-1:111122223333:trail/audit-trail"
 LOGS_ROLE = "arn:aws:iam::111122223333:role/CloudTrailToLogs"
@@ -40,9 +41,19 @@ def iam_needed(calls: tuple[Call, ...]) -> set[str]:
 
 def planned(rule: str, description: dict[str, Any], status: dict[str, Any], selectors: dict[str, Any],
             baseline: Baseline | None = None) -> Plan:  # fmt: skip
-    findings = evaluate_trail(description, status, selectors, Settings(), baseline)
+    state = TrailState(description, status, selectors, baseline=baseline)
+    findings = evaluate_trail(state.facts(Policy()))
     assert rule in {f.rule for f in findings}
-    return plan(TrailState(description, status, selectors, baseline=baseline), findings, baseline, Settings())
+    return plan(state.facts(Policy(), ident=state.arn), findings)
+
+
+def deleted(baseline: Baseline | None) -> Plan:
+    """The revert of a DeleteTrail on audit-trail, as the handler plans it: the findings of the gone trail."""
+    reading = CallReading(listing=(), trail=None, baseline=baseline)
+    verdict = judge_call("audit-trail", ARN, "eu-west-1", ACCOUNT, reading, Policy(), others=[])
+    assert verdict is not None
+    assert "trail-deleted" in {f.rule for f in verdict.findings}
+    return plan(Facts(baseline=baseline, ident=ARN), [f for f in verdict.findings if f.trail_arn])
 
 
 SCENARIOS = {
@@ -67,19 +78,19 @@ SCENARIOS = {
     "destination-changed": lambda: planned(
         "destination-changed", trail(S3BucketName="elsewhere"), LOGGING, GOOD, full_baseline()
     ),
-    "trail-deleted": lambda: plan(None, [], full_baseline(), Settings()),
+    "trail-deleted": lambda: deleted(full_baseline()),
 }
 
 
-@pytest.mark.parametrize("rule", sorted(r for r in RULES if RULES[r].revert_actions))
+@pytest.mark.parametrize("rule", sorted(r for r in REGISTRY if REGISTRY[r].revert_actions))
 def test_each_rules_revert_needs_exactly_the_iam_actions_it_declares(rule: str) -> None:
     calls = SCENARIOS[rule]().calls
 
     assert calls
-    assert iam_needed(calls) == set(RULES[rule].revert_actions)
+    assert iam_needed(calls) == set(REGISTRY[rule].revert_actions)
 
 
-@pytest.mark.parametrize("rule", sorted(r for r in RULES if not RULES[r].revert_actions))
+@pytest.mark.parametrize("rule", sorted(r for r in REGISTRY if not REGISTRY[r].revert_actions))
 def test_rules_without_a_revert_declare_no_actions_and_have_no_scenario(rule: str) -> None:
     assert rule not in SCENARIOS
     assert rule in {"no-compliant-trail", "not-evaluable"}
@@ -88,9 +99,10 @@ def test_rules_without_a_revert_declare_no_actions_and_have_no_scenario(rule: st
 def test_several_trail_settings_are_put_back_in_one_update_before_logging_starts() -> None:
     description = trail(IsMultiRegionTrail=False, IncludeGlobalServiceEvents=False, LogFileValidationEnabled=False)
     baseline = Baseline.of(trail(), GOOD)
-    findings = evaluate_trail(description, STOPPED, GOOD, Settings(), baseline)
+    facts = Facts(description, STOPPED, GOOD, baseline)
+    findings = evaluate_trail(facts)
 
-    calls = plan(TrailState(description, STOPPED, GOOD), findings, baseline, Settings()).calls
+    calls = plan(replace(facts, ident=ARN), findings).calls
 
     assert [operation for operation, _ in calls] == ["UpdateTrail", "StartLogging"]
     assert calls[0][1] == {"Name": ARN, "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True,
@@ -99,9 +111,10 @@ def test_several_trail_settings_are_put_back_in_one_update_before_logging_starts
 
 def test_destination_revert_restores_removed_and_changed_destinations_from_the_baseline() -> None:
     description = trail(S3BucketName="elsewhere")  # and the CloudWatch Logs delivery removed
-    findings = evaluate_trail(description, LOGGING, GOOD, Settings(), full_baseline())
+    facts = Facts(description, LOGGING, GOOD, full_baseline())
+    findings = evaluate_trail(facts)
 
-    [(operation, arguments)] = plan(TrailState(description, LOGGING, GOOD), findings, full_baseline(), Settings()).calls
+    [(operation, arguments)] = plan(replace(facts, ident=ARN), findings).calls
 
     assert operation == "UpdateTrail"
     assert arguments == {"Name": ARN, "S3BucketName": "audit-logs", "CloudWatchLogsLogGroupArn": LOGS_GROUP,
@@ -109,9 +122,7 @@ def test_destination_revert_restores_removed_and_changed_destinations_from_the_b
 
 
 def test_deleted_trail_without_a_baseline_has_no_plan_and_says_why() -> None:
-    assert plan(None, [], None, Settings()) == Plan(
-        why_not="no baseline of the trail was ever recorded, so it cannot be recreated"
-    )
+    assert deleted(None) == Plan(why_not="no revert for trail-deleted without a baseline")
 
 
 @pytest.mark.parametrize(
@@ -126,7 +137,7 @@ def test_deleted_trail_without_a_baseline_has_no_plan_and_says_why() -> None:
     ],
 )
 def test_alert_says_what_the_detector_did(mode: str, results: list[ActionResult], says: str) -> None:
-    text = describe_actions(mode, results, Plan(), "eu-west-1")
+    text = describe_actions(mode, results, Plan().why_not, "eu-west-1")
 
     assert says in text
     if results:

@@ -18,22 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from trailguard.alerts import Actor, Alert, AlertFinding, console_url
-from trailguard.fixes import account_fix_command
-from trailguard.render import (
-    BACKTICK_LOOKALIKE,
-    MAX_BLOCKS_JSON,
-    MAX_EMAIL_FINDINGS_BYTES,
-    TRUNCATED,
-    email_body,
-    email_subject,
-    escape_slack,
-    slack_as_text,
-    slack_message,
-    sns_attributes,
-    sns_message,
-)
-from trailguard.rules import RULES
+from trailguard.alerts import Alert, AlertFinding, console_url
+from trailguard.events import Actor
+from trailguard.render.email import MAX_EMAIL_FINDINGS_BYTES, email_body, email_subject, sns_attributes, sns_message
+from trailguard.render.fix import cli
+from trailguard.render.slack import MAX_BLOCKS_JSON, slack_message
+from trailguard.render.text import BACKTICK_LOOKALIKE, TRUNCATED, escape_slack
+from trailguard.rules import REGISTRY, Facts
+from trailguard_dev.slack_text import slack_as_text
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -43,6 +35,11 @@ FIX = "aws cloudtrail start-logging --region us-east-1 --name prod-trail"
 CONSOLE = console_url(TRAIL_ARN, REGION)
 ACTION = "Would revert: StartLogging (REMEDIATION_MODE=dry-run)."
 PINGS = ("<!channel>", "<!here>", "<!everyone>", "<@U123>", "<http://evil|click>")
+
+
+def account_fix_command(region: str) -> str:
+    """The no-compliant-trail fix as a person pastes it: create a trail, then start logging."""
+    return cli(REGISTRY["no-compliant-trail"].calls(Facts(region=region)), region)
 
 
 def example_alert(**changes: Any) -> Alert:
@@ -193,7 +190,7 @@ def test_rule_meaning_comes_from_the_rule_table() -> None:
 
 
 def test_finding_outside_the_rule_table_still_renders() -> None:
-    assert "rule-from-a-newer-version" not in RULES
+    assert "rule-from-a-newer-version" not in REGISTRY
     newer = AlertFinding("rule-from-a-newer-version", "critical", "Trail prod-trail is odd.", "")
     message = slack_message(example_alert(findings=(newer,), severity="critical"))
     seen = slack_as_text(message)
@@ -303,8 +300,6 @@ UNTRUSTED_FIELDS = [
     "finding.message",
     "finding.fix",
     "finding.severity",
-    "extra.key",
-    "extra.value",
 ]
 
 
@@ -316,8 +311,6 @@ def alert_with(field: str, value: str) -> Alert:
         return with_actor(**changes)
     if where == "finding":
         return replace(alert, findings=(replace(alert.findings[0], **changes),))
-    if where == "extra":
-        return replace(alert, extra={value: "x"} if name == "key" else {"note": value})
     return replace(alert, **changes)
 
 
@@ -404,7 +397,6 @@ def test_every_field_huge_and_two_hundred_findings_still_make_a_valid_message() 
         action=big,
         actor=Actor(big, big, big, big, big, big),
         findings=findings(200, message=big, fix=big),
-        extra={f"{n}{big}": big for n in range(30)},
     )
     message = slack_message(alert)
     assert_within_slack_limits(message)
@@ -549,7 +541,6 @@ ALERT = st.builds(
     action=TEXT,
     console_url=st.just(CONSOLE) | TEXT.map(lambda t: "https://" + t),
     error=TEXT,
-    extra=st.dictionaries(TEXT, TEXT, max_size=12),
 )
 
 

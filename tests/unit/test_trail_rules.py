@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from trailguard.policy import evaluate_trail
-from trailguard.rules import RULES
+from trailguard.judge import evaluate_trail
+from trailguard.rules import REGISTRY, Facts
 
 from .builders import (
     LOGGING,
@@ -16,6 +16,7 @@ from .builders import (
     basic,
     basics,
     cond,
+    fix_text,
     judge,
     mgmt,
     only,
@@ -65,7 +66,7 @@ def test_each_rule_fires_alone_with_its_base_severity(rule: str, scenario: dict)
     findings = judge(**scenario)
 
     assert rules(findings) == [rule]
-    assert findings[0].severity == RULES[rule].severity
+    assert findings[0].severity == REGISTRY[rule].severity
     assert findings[0].trail_arn == trail()["TrailARN"]
     assert "'audit-trail'" in findings[0].message
 
@@ -73,7 +74,7 @@ def test_each_rule_fires_alone_with_its_base_severity(rule: str, scenario: dict)
 def test_stopped_trail_fix_starts_logging_in_its_home_region() -> None:
     finding = only(judge(status=STOPPED, name="ledger-trail", region="ap-southeast-2"), "logging-stopped")
 
-    argv = shlex.split(finding.fix)
+    argv = shlex.split(fix_text(finding))
     assert argv[:3] == ["aws", "cloudtrail", "start-logging"]
     assert option(argv, "--name") == "ledger-trail"
     assert option(argv, "--region") == "ap-southeast-2"
@@ -82,7 +83,7 @@ def test_stopped_trail_fix_starts_logging_in_its_home_region() -> None:
 def test_single_region_trail_fix_makes_it_multi_region() -> None:
     finding = only(judge(IsMultiRegionTrail=False, name="ledger-trail", region="us-west-2"), "not-multi-region")
 
-    argv = shlex.split(finding.fix)
+    argv = shlex.split(fix_text(finding))
     assert argv[:3] == ["aws", "cloudtrail", "update-trail"]
     assert "--is-multi-region-trail" in argv
     assert option(argv, "--name") == "ledger-trail"
@@ -92,7 +93,7 @@ def test_single_region_trail_fix_makes_it_multi_region() -> None:
 def test_trail_without_global_events_fix_includes_them() -> None:
     finding = only(judge(IncludeGlobalServiceEvents=False, name="ledger-trail"), "global-events-excluded")
 
-    argv = shlex.split(finding.fix)
+    argv = shlex.split(fix_text(finding))
     assert argv[:3] == ["aws", "cloudtrail", "update-trail"]
     assert "--include-global-service-events" in argv
     assert option(argv, "--name") == "ledger-trail"
@@ -112,7 +113,7 @@ def test_trail_without_global_events_fix_includes_them() -> None:
 def test_selector_finding_fix_puts_event_selectors_on_the_named_trail(selectors: dict) -> None:
     (finding,) = judge(selectors, name="ledger-trail", region="sa-east-1")
 
-    argv, _payload = put_event_selectors_payload(finding.fix)
+    argv, _payload = put_event_selectors_payload(fix_text(finding))
     assert argv[:3] == ["aws", "cloudtrail", "put-event-selectors"]
     assert option(argv, "--trail-name") == "ledger-trail"
     assert option(argv, "--region") == "sa-east-1"
@@ -122,9 +123,9 @@ def test_fix_takes_the_home_region_from_the_arn_when_the_description_has_none() 
     description = trail(name="ledger-trail", region="ca-central-1", IsMultiRegionTrail=False)
     del description["HomeRegion"]
 
-    (finding,) = evaluate_trail(description, LOGGING, basics(basic()))
+    (finding,) = evaluate_trail(Facts(description, LOGGING, basics(basic())))
 
-    assert option(shlex.split(finding.fix), "--region") == "ca-central-1"
+    assert option(shlex.split(fix_text(finding)), "--region") == "ca-central-1"
 
 
 def test_trail_broken_every_way_reports_every_rule_once() -> None:

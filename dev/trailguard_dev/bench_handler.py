@@ -125,7 +125,7 @@ def deploy(slack_webhook: str) -> dict[str, str]:
     this process points at; return the Lambda's environment."""
     import boto3
 
-    from trailguard.state import CLIENT_CONFIG
+    from trailguard.aws import CLIENT_CONFIG
 
     session: Any = boto3.session.Session()
     session.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
@@ -300,7 +300,7 @@ def measure_in_process(emu: Emulator, slack: SlackServer, env: Mapping[str, str]
     """Cold call, then ``events`` compliant events and ``DRIFT_EVENTS`` alerting ones, each with a bare read."""
     import boto3
 
-    from trailguard.state import CLIENT_CONFIG
+    from trailguard.aws import CLIENT_CONFIG
 
     handlers_on_path()
     import drift_handler

@@ -1,4 +1,5 @@
-"""Reads the live CloudTrail state of an account. Clients come from the caller; nothing is created here.
+"""Reading: the live CloudTrail state of an account, or of the one trail an event named. Clients come from the
+caller; nothing is created here.
 
 One DescribeTrails per region (shadow copies of multi-region trails folded into one trail per ARN), then
 one GetTrailStatus and one GetEventSelectors per distinct trail, in the trail's home region. Regions and
@@ -9,80 +10,31 @@ which would fail every call alike, abort the read.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .policy import TrailState
+from .aws import (
+    WORKERS,
+    AuditAborted,
+    TrailArn,
+    abort_reason,
+    describe_error,
+    error_code,
+    missing_permission,
+    rejected_credentials,
+)
+from .baseline import Baseline
+from .judge import CallReading, TrailState
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
     from mypy_boto3_ec2 import EC2Client
 
-WORKERS = 32
-
-# Throttling is retried by botocore's adaptive mode, which also slows the client down when AWS pushes back.
-CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 6},
-    max_pool_connections=WORKERS,
-    connect_timeout=5,
-    read_timeout=30,
-)
-
-_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "SignatureDoesNotMatch",
-        "AuthFailure",
-    }
-)
-
 ClientFactory = Callable[[str], "CloudTrailClient"]
-
-
-class AuditAborted(Exception):
-    """The account cannot be read at all; the message is one sentence for a person."""
-
-
-def abort_reason(error: BaseException) -> str | None:
-    """One sentence when ``error`` would fail every call alike (credentials, endpoint), else None."""
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return "No AWS credentials were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
-    if isinstance(error, NoRegionError):
-        return "No AWS region is configured: set AWS_REGION or pass --region."
-    if isinstance(error, ConnectionError):
-        return f"The AWS endpoint could not be reached ({error})."
-    return rejected_credentials(error)
-
-
-def rejected_credentials(error: BaseException) -> str | None:
-    """AWS refused the credentials. A region not enabled for the account answers the same way, so this
-    aborts an audit only when every region says it."""
-    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _CREDENTIAL_CODES:
-        return f"AWS rejected the credentials ({error.response['Error'].get('Message', '')})."
-    return None
-
-
-def describe_error(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        err = error.response.get("Error", {})
-        return f"{error.operation_name}: {err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
-    return f"{type(error).__name__}: {error}"
 
 
 def enabled_regions(ec2: EC2Client) -> list[str]:
@@ -104,9 +56,10 @@ class AccountState:
     region_errors: dict[str, str] = field(default_factory=dict)
 
 
-def _owned_elsewhere(description: dict[str, Any], account: str | None) -> bool:
-    owner = str(description.get("TrailARN", "")).split(":")[4:5]
-    return bool(description.get("IsOrganizationTrail")) and account is not None and owner != [account]
+def _owned_elsewhere(description: Mapping[str, Any], account: str | None) -> bool:
+    owner = TrailArn.parse(description.get("TrailARN"))
+    mine = owner is not None and owner.account == account
+    return bool(description.get("IsOrganizationTrail")) and account is not None and not mine
 
 
 class _Reader:
@@ -116,33 +69,44 @@ class _Reader:
         self.cloudtrail = cloudtrail
         self.pool = pool
         self.pending: dict[Future[Any], tuple[str, str]] = {}
-        self.descriptions: dict[str, dict[str, Any]] = {}
+        self.descriptions: dict[str, Mapping[str, Any]] = {}
         self.results: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
         self.region_errors: dict[str, str] = {}
         self.deferred: list[str] = []
         self.rejected: list[str] = []
         self.account: str | None = None
+        self.listing: list[dict[str, Any]] = []
+        self.abort = True  # an audit stops on a credentials or endpoint error; an event's read records it
+
+    def describe_only(self, region: str) -> None:
+        """DescribeTrails in ``region``, kept as it is (``listing``) rather than read trail by trail."""
+        future = self.pool.submit(lambda: self.cloudtrail(region).describe_trails(includeShadowTrails=True))
+        self.pending[future] = ("list", region)
 
     def describe(self, region: str) -> None:
         future = self.pool.submit(lambda: self.cloudtrail(region).describe_trails(includeShadowTrails=True))
         self.pending[future] = ("describe", region)
 
     def read_trail(self, arn: str) -> None:
-        home = str(self.descriptions[arn].get("HomeRegion") or arn.split(":")[3])
-        status = self.pool.submit(lambda: self.cloudtrail(home).get_trail_status(Name=arn))
-        selectors = self.pool.submit(lambda: self.cloudtrail(home).get_event_selectors(TrailName=arn))
-        self.pending[status] = ("status", arn)
-        self.pending[selectors] = ("selectors", arn)
+        parsed = TrailArn.parse(arn)
+        self.read(arn, str(self.descriptions[arn].get("HomeRegion") or (parsed.region if parsed else "")))
 
-    def listed(self, region: str, trails: list[dict[str, Any]]) -> None:
+    def read(self, ident: str, home: str) -> None:
+        """GetTrailStatus and GetEventSelectors of one trail, by name or ARN, in its home region."""
+        status = self.pool.submit(lambda: self.cloudtrail(home).get_trail_status(Name=ident))
+        selectors = self.pool.submit(lambda: self.cloudtrail(home).get_event_selectors(TrailName=ident))
+        self.pending[status] = ("status", ident)
+        self.pending[selectors] = ("selectors", ident)
+
+    def listed(self, trails: Sequence[Mapping[str, Any]]) -> None:
         for trail in trails:
             arn = str(trail.get("TrailARN", ""))
             if not arn or arn in self.descriptions:
                 continue
             self.descriptions[arn] = trail
             if not trail.get("IsOrganizationTrail"):
-                self.account = self.account or arn.split(":")[4]
+                self.account = self.account or getattr(TrailArn.parse(arn), "account", None)
                 self.read_trail(arn)
             else:  # an organization trail is read only once we know it is ours
                 self.deferred.append(arn)
@@ -152,18 +116,22 @@ class _Reader:
         error = future.exception()
         if error is not None:
             reason = abort_reason(error)
-            if reason and not (kind == "describe" and rejected_credentials(error)):
+            if self.abort and reason and not (kind == "describe" and rejected_credentials(error)):
                 raise AuditAborted(reason)
             message = describe_error(error)
-            if kind == "describe":
+            lacking = missing_permission(error)
+            message += f" (the caller lacks {lacking})" if lacking else ""
+            if kind in ("describe", "list"):
                 self.region_errors[key] = message + (" (is the region enabled for the account?)" if reason else "")
                 self.rejected.append(reason or "")
             else:
-                self.errors[key] = message
+                self.errors[key] = "; ".join(filter(None, (self.errors.get(key), message)))
             return
         response = future.result()
-        if kind == "describe":
-            self.listed(key, response.get("trailList", []))
+        if kind == "list":
+            self.listing = list(response.get("trailList", []))
+        elif kind == "describe":
+            self.listed(response.get("trailList", []))
         else:
             response.pop("ResponseMetadata", None)
             self.results.setdefault(key, {})[kind] = response
@@ -223,14 +191,14 @@ def read_account(
 
 
 def read_trails(
-    cloudtrail: ClientFactory, trails: Sequence[dict[str, Any]], account: str, workers: int = WORKERS
+    cloudtrail: ClientFactory, trails: Sequence[Mapping[str, Any]], account: str, workers: int = WORKERS
 ) -> list[TrailState]:
     """Status and selectors of trails already described (2 calls each, concurrently, errors isolated)."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-read")
     reader = _Reader(cloudtrail, pool)
     reader.account = account
     try:
-        reader.listed("", list(trails))
+        reader.listed(list(trails))
         for arn in reader.deferred:
             if not _owned_elsewhere(reader.descriptions[arn], account):
                 reader.read_trail(arn)
@@ -240,27 +208,12 @@ def read_trails(
     return list(reader.state(()).trails)
 
 
-class ClientCache:
-    """Thread-safe ``region -> client`` for one boto3 session (sessions themselves are not thread-safe)."""
-
-    def __init__(self, make: Callable[[str], Any]) -> None:
-        self._make = make
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, region: str) -> Any:
-        with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._make(region)
-            return self._clients[region]
-
-
 def read_extras(client: CloudTrailClient, arn: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]] | None:
     """A trail's insight selectors and tags, for its baseline; None when they cannot be read."""
     try:
         insights = client.get_insight_selectors(TrailName=arn).get("InsightSelectors", [])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "InsightNotEnabledException":
+        if error_code(error) != "InsightNotEnabledException":
             return None
         insights = []  # AWS answers this for a trail without insights
     except BotoCoreError:
@@ -276,3 +229,53 @@ def read_extras(client: CloudTrailClient, arn: str) -> tuple[list[dict[str, Any]
         for t in entry.get("TagsList", [])
     ]
     return [dict(i) for i in insights], tags
+
+
+def read_call(
+    trail_name: str,
+    trail_arn: str | None,
+    region: str,
+    cloudtrail: ClientFactory,
+    *,
+    reads_trail: bool,
+    baselines: Callable[[list[str]], Mapping[str, Baseline]],
+    pool: ThreadPoolExecutor,
+) -> CallReading:
+    """The trail a call named, read in the region of the call (a multi-region trail's home region): one
+    DescribeTrails (which lists every multi-region trail of the account, as shadow copies) at the same time as
+    the trail's status and selectors (unless ``reads_trail`` is False: it was deleted) and its baseline."""
+    reader = _Reader(cloudtrail, pool)
+    reader.abort = False
+    ident = trail_arn or trail_name
+    reader.describe_only(region)
+    if reads_trail:
+        reader.read(ident, region)
+    stored = pool.submit(baselines, [trail_arn]) if trail_arn else None
+    reader.drain()
+    if region in reader.region_errors:
+        return CallReading(None, None, error=reader.region_errors[region])
+    listing = tuple(reader.listing)
+    mine = _find(listing, trail_name, trail_arn, region)
+    arn = str(mine["TrailARN"]) if mine else trail_arn
+    baseline = (stored.result() if stored else baselines([arn]) if arn else {}).get(arn or "")
+    if mine is None:
+        return CallReading(listing, None, baseline)
+    if not reads_trail:
+        ident = str(mine["TrailARN"])  # deleted, yet it exists (recreated, or the delete lost a race): read it
+        reader.read(ident, region)
+        reader.drain()
+    got, error = reader.results.get(ident, {}), reader.errors.get(ident)
+    if error is None and len(got) < 2:
+        error = "not read"
+    state = TrailState(mine, got.get("status"), got.get("selectors"), error, baseline)
+    return CallReading(listing, state, baseline)
+
+
+def _find(trails: Sequence[Mapping[str, Any]], name: str, arn: str | None, region: str) -> Mapping[str, Any] | None:
+    for trail in trails:
+        if arn and trail.get("TrailARN") == arn:
+            return trail
+    for trail in trails:  # by name: the call was made in the trail's home region
+        if trail.get("Name") == name and trail.get("HomeRegion", region) == region:
+            return trail
+    return None

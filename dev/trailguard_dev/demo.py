@@ -212,7 +212,7 @@ def _indent(text: str, prefix: str = "    │ ") -> str:
 
 
 def _show(result: dict[str, Any], slack: list[dict[str, Any]], emails: list[dict[str, Any]], millis: float) -> None:
-    from trailguard.render import slack_as_text
+    from .slack_text import slack_as_text
 
     rules = ", ".join(f"{f['rule']} ({f['severity']})" for f in result["findings"]) or "-"
     print(f"  verdict: {result['status']}   findings: {rules}   notified: {', '.join(result['notified']) or '-'}")
@@ -271,6 +271,15 @@ def summary(outcomes: list[Outcome]) -> bool:
     passed = all(not o.problems for o in outcomes)
     print("\nEvery scenario came out as expected." if passed else "\nSome scenarios did NOT come out as expected.")
     return passed
+
+
+def command(argv: list[str]) -> int:
+    """``trailguard demo [--port N]``: the entry point the trailguard command finds this plugin by."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="trailguard demo", description="the offline demo against a local emulator")
+    parser.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
+    return run_demo(port=parser.parse_args(argv).port)
 
 
 def run_demo(port: int = 0) -> int:

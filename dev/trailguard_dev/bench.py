@@ -28,9 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from trailguard.aws import CLIENT_CONFIG
 from trailguard.cli import run_audit
-from trailguard.policy import AccountVerdict, Settings
-from trailguard.state import CLIENT_CONFIG, AccountState, enabled_regions
+from trailguard.judge import AccountVerdict, Policy
+from trailguard.read import AccountState, enabled_regions
 
 from . import bench_handler
 from .emulator import FAKE_CREDENTIALS, Emulator, pointed_at
@@ -253,7 +254,7 @@ def measure(emu: Emulator, scenario: Scenario, trails: Sequence[Trail], repeat: 
     audits: list[tuple[AccountState, AccountVerdict]] = []
 
     def audit() -> None:
-        audits.append(run_audit(list(scenario.regions), Settings()))
+        audits.append(run_audit(list(scenario.regions), Policy()))
 
     audit()  # warm-up: the emulator creates its per-region backends lazily, on the first call to a region
     runs = [_timed(emu, audit) for _ in range(repeat)]

@@ -1,4 +1,4 @@
-"""The state table (``STATE_TABLE``): who already got which alert, and what was already reported per trail.
+"""Remembering: the state table (``STATE_TABLE``), the detector's only memory between invocations.
 
 Items (partition key ``pk``, TTL attribute ``expires_at``):
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from .aws import error_code
 from .baseline import Baseline
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class StateTable:
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 return Claim(duplicate=True)
             raise
         return Claim(False, item.get("alert", {}).get("S", ""), frozenset(item.get("delivered", {}).get("SS", [])))
@@ -143,7 +144,7 @@ class StateTable:
             )  # fmt: skip
             return True
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
         try:
             self.client.update_item(
@@ -153,7 +154,7 @@ class StateTable:
             )  # fmt: skip
             return True
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
 

@@ -1,6 +1,7 @@
-"""Sends already-rendered alerts to Slack and SNS, and reports each channel's outcome as a ``Delivery``.
+"""Sending: already-rendered alerts to Slack and SNS, each channel's outcome a ``Delivery``, and ``deliver``,
+which sends one alert exactly once per channel.
 
-Rendering lives in ``render.py``; this module only moves bytes. Clients come from the caller (STYLE 5), and
+Rendering lives in ``render``; this module only moves bytes. Clients come from the caller, and
 slack_sdk is imported only when a Slack message is actually sent, to keep cold starts cheap. A channel that
 fails (unreachable, rejected, misconfigured) yields a failed ``Delivery`` with a reason for the logs; only
 the errors a channel can raise in normal operation are caught, never ``Exception``.
@@ -13,12 +14,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from .alerts import Alert
+from .aws import error_code
+from .state_table import Claim, StateTable
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -135,7 +141,7 @@ class SlackSecret:
         try:
             value = self._secrets.get_secret_value(SecretId=self.secret_arn).get("SecretString")
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "unknown error")
+            code = error_code(error) or "unknown error"
             raise SlackSecretError(f"The Slack secret {self.secret_arn} could not be read: {code}.") from error
         except BotoCoreError as error:
             raise SlackSecretError(f"The Slack secret {self.secret_arn} could not be read: {error}") from error
@@ -254,3 +260,40 @@ def send_sns(sns: SNSClient, topic_arn: str, publish_kwargs: Mapping[str, Any]) 
     except (ClientError, BotoCoreError) as error:
         return Delivery(SNS, False, f"SNS publish to {topic_arn} failed: {error}")
     return Delivery(SNS, True, f"published to {topic_arn} as {answer.get('MessageId')}")
+
+
+# --- exactly once ------------------------------------------------------------------------------------------
+# Claim the alert's key (a duplicate or an in-flight twin stops here), send to every channel that has not
+# delivered it yet, concurrently, then record who delivered. If any channel failed after its own retries,
+# the caller raises so that Lambda retries the event; the retry finds the stored alert and sends it, the
+# very same message, only to the channels still missing.
+
+Sender = Callable[[Alert], Delivery]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    duplicate: bool = False
+    delivered: tuple[str, ...] = ()
+    failed: tuple[Delivery, ...] = ()
+
+
+def deliver(
+    alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim | None = None
+) -> Outcome:
+    """Send ``alert`` to every channel that has not delivered it; ``claim`` if the key was claimed already."""
+    claim = claim or table.claim(alert.key)
+    if claim.duplicate:
+        return Outcome(duplicate=True)
+    if claim.alert_json:  # a retry: the channels still missing get what the others already got
+        alert = Alert.from_json(claim.alert_json)
+    pending = {name: send for name, send in senders.items() if name not in claim.delivered}
+    futures = [pool.submit(send, alert) for send in pending.values()]
+    results = [f.result() for f in futures if f.exception() is None]
+    delivered = sorted(claim.delivered | {r.channel for r in results if r.ok})
+    failed = tuple(r for r in results if not r.ok)
+    crashed = [f.exception() for f in futures if f.exception() is not None]
+    table.record(alert.key, alert.to_json(), delivered, done=not failed and not crashed)
+    if crashed:  # a sender bug: what did deliver is recorded above, so the retry will not repeat it
+        raise crashed[0]  # type: ignore[misc]
+    return Outcome(delivered=tuple(delivered), failed=failed)

@@ -1,0 +1,116 @@
+"""Fixing: the calls that put a drifted trail back (planned from the rule registry), made or only said, then
+verified by reading the trail back.
+
+A revert makes exactly the calls each finding's rule gives as its fix, so it does what an alert tells a
+person to paste. Calls of one operation are merged into one (``UpdateTrail`` arguments together) and made in
+the rules' revert order, logging last. Nothing is invented: a rule without calls for this trail (no baseline
+to go back to) is named in the plan's ``why_not``. Advisory and exempt findings are never reverted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .aws import describe_error
+from .baseline import Baseline
+from .judge import CallVerdict, Policy, evaluate_trail
+from .rules import REGISTRY, Call, Facts, Finding
+from .state_table import StateTable
+
+
+@dataclass(frozen=True)
+class Plan:
+    calls: tuple[Call, ...] = ()
+    why_not: str = ""  # when some finding has no revert
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    result: str  # done | dry-run | suspended | failed
+    arguments: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "result": self.result, "arguments": self.arguments, "detail": self.detail}
+
+
+def plan(facts: Facts, findings: Iterable[Finding]) -> Plan:
+    """The calls that revert the counted findings about ``facts`` (name the trail by ``facts.ident``)."""
+    rules = sorted({REGISTRY[f.rule] for f in findings if f.counted}, key=lambda r: (r.revert_order, r.id))
+    merged: dict[str, dict[str, Any]] = {}
+    unfixed = []
+    for rule in rules:
+        calls = rule.calls(facts) if rule.revertible else ()
+        if not calls and rule.scope == "trail" and not rule.unknown:
+            unfixed.append(rule.id)
+        for operation, arguments in calls:
+            merged.setdefault(operation, {}).update(arguments)
+    why_not = ""
+    if unfixed:
+        why_not = f"no revert for {', '.join(unfixed)}" + ("" if facts.baseline else " without a baseline")
+    return Plan(tuple(merged.items()), why_not)
+
+
+def _method(operation: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
+
+
+def execute(calls: Iterable[Call], client: Any) -> list[ActionResult]:
+    """Make the calls one after another; a failed call is recorded and the others are still made."""
+    results = []
+    for operation, arguments in calls:
+        try:
+            getattr(client, _method(operation))(**arguments)
+        except (ClientError, BotoCoreError) as error:
+            results.append(ActionResult(operation, "failed", arguments, describe_error(error)))
+        else:
+            results.append(ActionResult(operation, "done", arguments))
+    return results
+
+
+def verify(
+    results: list[ActionResult], arn: str, client: Any, baseline: Baseline | None, policy: Policy
+) -> list[ActionResult]:
+    """Re-read the trail; if findings remain, every call that reported done is reported failed instead."""
+    try:
+        listed = client.describe_trails(trailNameList=[arn], includeShadowTrails=False)["trailList"]
+        described = [t for t in listed if t.get("TrailARN") == arn]
+        if described:
+            status = client.get_trail_status(Name=arn)
+            selectors = client.get_event_selectors(TrailName=arn)
+    except (ClientError, BotoCoreError) as error:
+        remaining = f"the trail could not be read back ({describe_error(error)})"
+    else:
+        left = None
+        if described:
+            facts = Facts(described[0], status, selectors, baseline, policy.allowed_excluded_sources)
+            left = [f for f in evaluate_trail(facts) if not REGISTRY[f.rule].advisory]
+        if left == []:
+            return results
+        remaining = f"read back, it still has {', '.join(f.rule for f in left)}" if left else "it is not there"
+    return [ActionResult(r.action, "failed", r.arguments, remaining) if r.result == "done" else r for r in results]
+
+
+def revert(
+    verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, cloudtrail: Callable[[str], Any]
+) -> tuple[list[ActionResult], Plan]:
+    """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified."""
+    if mode == "off":
+        return [], Plan()
+    trail, baseline = verdict.trail, verdict.baseline
+    arn = trail.arn if trail else baseline.arn if baseline else ""
+    facts = trail.facts(policy, ident=arn) if trail else Facts(baseline=baseline, ident=arn)
+    planned = plan(facts, [f for f in verdict.findings if f.trail_arn])
+    if not planned.calls:
+        return [], planned
+    if mode == "dry-run":
+        return [ActionResult(op, "dry-run", args) for op, args in planned.calls], planned
+    if not table.spend_revert(arn):
+        return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
+    client = cloudtrail(trail.home_region if trail else baseline.home_region if baseline else "")
+    return verify(execute(planned.calls, client), arn, client, baseline, policy), planned

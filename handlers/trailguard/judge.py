@@ -1,0 +1,279 @@
+"""The judgement: does a trail, and does the account, log all management events, read and write?
+
+Pure: plain data in (DescribeTrails items, GetTrailStatus and GetEventSelectors answers, baselines, the
+operator's policy), findings out. Every trail rule of the registry is run over each trail's facts; the
+account is compliant (CIS AWS 3.1) when some trail without a counted finding covers it. Imports nothing that
+does I/O or formats text.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from . import exemptions as exempting
+from .aws import TrailArn
+from .baseline import Baseline
+from .exemptions import Exemption
+from .rules import REGISTRY, Facts, Finding, in_order
+from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
+from .rules.not_evaluable import NOT_EVALUABLE
+from .rules.trail_deleted import TRAIL_DELETED
+
+Outcome = Literal["compliant", "findings", "unknown"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the operator decided: event sources that may be excluded, and the exemptions file."""
+
+    allowed_excluded_sources: frozenset[str] = frozenset()
+    exemptions: tuple[Exemption, ...] = ()
+    today: datetime.date | None = None  # for exemption expiry; None: the current UTC date
+
+    @property
+    def date(self) -> datetime.date:
+        return self.today or exempting.today()
+
+
+@dataclass(frozen=True)
+class TrailState:
+    """One trail as read from the account: its description, and status and selectors unless unreadable."""
+
+    description: Mapping[str, Any]
+    status: Mapping[str, Any] | None = None
+    selectors: Mapping[str, Any] | None = None
+    error: str | None = None
+    baseline: Baseline | None = None
+
+    @property
+    def arn(self) -> str:
+        return str(self.description.get("TrailARN", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.description.get("Name", ""))
+
+    @property
+    def home_region(self) -> str:
+        parsed = TrailArn.parse(self.arn)
+        return str(self.description.get("HomeRegion") or (parsed.region if parsed else ""))
+
+    @property
+    def owner_account(self) -> str:
+        parsed = TrailArn.parse(self.arn)
+        return parsed.account if parsed else ""
+
+    def facts(self, policy: Policy, ident: str = "", region: str = "") -> Facts:
+        return Facts(
+            self.description, self.status or {}, self.selectors or {}, self.baseline,
+            policy.allowed_excluded_sources, ident, region,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrailVerdict:
+    trail: TrailState
+    findings: tuple[Finding, ...]
+    evaluated: bool
+
+    @property
+    def compliant(self) -> bool:
+        """Logs what the policy asks: evaluated, and no finding but advisory ones (exemptions do not make a
+        trail log management events, so they never make it cover the account)."""
+        return self.evaluated and all(REGISTRY[f.rule].advisory for f in self.findings)
+
+    @property
+    def counted(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.counted)
+
+    @property
+    def exempt(self) -> bool:
+        """Every finding that would count is exempt (and there is one)."""
+        return any(f.exempt for f in self.findings) and not self.counted
+
+
+@dataclass(frozen=True)
+class AccountVerdict:
+    account: str
+    trails: tuple[TrailVerdict, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def covered(self) -> bool:
+        """CIS AWS 3.1: some compliant trail covers the account."""
+        return any(t.compliant for t in self.trails)
+
+    @property
+    def all_findings(self) -> list[Finding]:
+        return [f for t in self.trails for f in t.findings] + list(self.findings)
+
+    @property
+    def counted(self) -> list[Finding]:
+        return [f for f in self.all_findings if f.counted]
+
+    def outcome(self, unread_regions: bool = False) -> Outcome:
+        """The one verdict. ``findings`` when a counted finding says drift; ``unknown`` when the rest could not
+        be told (a trail or region unread; an organization trail judged elsewhere, ``low``, does not make it
+        unknown); ``compliant`` otherwise. Exempt and advisory findings never count."""
+        counted = self.counted
+        if any(not REGISTRY[f.rule].unknown for f in counted):
+            return "findings"
+        if unread_regions or any(f.severity != "low" for f in counted) or not self.covered:
+            return "unknown"
+        return "compliant"
+
+    @property
+    def compliant(self) -> bool:
+        return self.outcome() == "compliant"
+
+
+def evaluate_trail(facts: Facts, account: str = "") -> list[Finding]:
+    """Every trail-level finding for one trail, in the registry's order, each with its fix and hint."""
+    fired = [(rule, message) for rule in in_order() if (message := rule.fires(facts))]
+    ids = [rule.id for rule, _ in fired if rule.exemptible]
+    return [
+        rule.finding(message, facts, account=account, hint=rule.hint(facts, ids) if rule.hint else "")
+        for rule, message in fired
+    ]
+
+
+def _judge(state: TrailState, account: str, policy: Policy) -> TrailVerdict:
+    facts = state.facts(policy)
+    if state.description.get("IsOrganizationTrail") and account and state.owner_account not in ("", account):
+        message = (
+            f"Trail {state.name!r} is an organization trail owned by account {state.owner_account}; "
+            "it can only be judged from there."
+        )
+        return TrailVerdict(state, (NOT_EVALUABLE.finding(message, facts, account=account, severity="low"),), False)
+    if state.error or state.status is None or state.selectors is None:
+        message = f"Trail {state.name!r} could not be read: {state.error or 'no status or selectors'}."
+        return TrailVerdict(state, (NOT_EVALUABLE.finding(message, facts, account=account),), False)
+    return TrailVerdict(state, tuple(evaluate_trail(facts, account)), evaluated=True)
+
+
+def _exempted(verdict: AccountVerdict, policy: Policy) -> AccountVerdict:
+    if not policy.exemptions:
+        return verdict
+    date, account = policy.date, verdict.account
+
+    def apply(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+        return tuple(exempting.apply(findings, policy.exemptions, account, date))
+
+    trails = tuple(replace(t, findings=apply(t.findings)) for t in verdict.trails)
+    return replace(verdict, trails=trails, findings=apply(verdict.findings))
+
+
+def evaluate_account(
+    account: str,
+    trails: Sequence[TrailState],
+    policy: Policy = Policy(),
+    region: str = "us-east-1",
+    unread_regions: Sequence[str] = (),
+) -> AccountVerdict:
+    """Judge every trail and the account (CIS 3.1: at least one compliant trail); ``region`` is where an
+    account-level fix is made (the caller's own region).
+
+    A trail regression is ``high`` while another compliant trail remains, ``critical`` when none does.
+    When no trail is compliant but some trail or region could not be read, the account's verdict is
+    unknown (``not-evaluable``), not drift.
+    """
+    verdicts = [_judge(t, account, policy) for t in trails]
+    where = Facts(region=region)
+    if any(v.compliant for v in verdicts):
+        return _exempted(AccountVerdict(account, tuple(verdicts)), policy)
+    unjudged = [v for v in verdicts if not v.evaluated]
+    if unjudged or unread_regions:
+        gaps = [f"{len(unjudged)} trail(s) could not be judged"] if unjudged else []
+        gaps += [f"regions {', '.join(unread_regions)} could not be read"] if unread_regions else []
+        message = (
+            f"No trail was found compliant and {' and '.join(gaps)}, "
+            "so whether the account logs all management events is unknown."
+        )
+        unknown = NOT_EVALUABLE.finding(message, where, account=account)
+        return _exempted(AccountVerdict(account, tuple(verdicts), (unknown,)), policy)
+    escalated = [
+        replace(v, findings=tuple(replace(f, severity="critical") if f.severity == "high" else f for f in v.findings))
+        for v in verdicts
+    ]
+    count = len(verdicts)
+    fix = (" Fix the trail, or create one:" if count == 1 else f" Fix one of the {count} trails, or create one:"
+           if count else " Create one:")  # fmt: skip
+    message = f"No trail in account {account} logs all management events from every region.{fix}"
+    finding = NO_COMPLIANT_TRAIL.finding(message, where, account=account)
+    return _exempted(AccountVerdict(account, tuple(escalated), (finding,)), policy)
+
+
+# --- a watched call, judged -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallReading:
+    """What was read for one watched call: the home region's DescribeTrails listing (None when it failed),
+    the named trail's state (None when it is not listed) and its stored baseline."""
+
+    listing: tuple[Mapping[str, Any], ...] | None
+    trail: TrailState | None
+    baseline: Baseline | None = None
+    error: str = ""
+
+    def others(self) -> list[Mapping[str, Any]]:
+        """The account's other multi-region trails: only they can keep it covered."""
+        mine = self.trail.arn if self.trail else None
+        return [t for t in self.listing or () if t.get("IsMultiRegionTrail") and t.get("TrailARN") != mine]
+
+
+@dataclass(frozen=True)
+class CallVerdict:
+    """The event's trail as it is now (None when it is gone) and the findings about it and the account."""
+
+    trail: TrailState | None
+    findings: tuple[Finding, ...]
+    baseline: Baseline | None = None
+
+    @property
+    def trail_arn(self) -> str | None:
+        return self.trail.arn if self.trail else None
+
+    @property
+    def counted(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.counted)
+
+
+def judge_call(  # noqa: PLR0917 - the call's trail, as the event named it, then what was read
+    trail_name: str,
+    trail_arn: str | None,
+    region: str,
+    account: str,
+    reading: CallReading,
+    policy: Policy,
+    others: Sequence[TrailState] | None = None,
+) -> CallVerdict | None:
+    """Judge the trail a call named and, when it is no longer compliant, the account with ``others`` (the
+    states of ``reading.others()``). None when those are needed and not given yet: read them, then call again."""
+    if reading.listing is None:
+        state = TrailState({"Name": trail_name, "TrailARN": trail_arn or "", "HomeRegion": region},
+                           error=reading.error)  # fmt: skip
+        return CallVerdict(state, tuple(evaluate_account(account, [state], policy, region).all_findings))
+    if reading.trail is None:
+        if others is None:
+            return None
+        verdict = evaluate_account(account, others, policy, region)
+        gone = {"Name": trail_name, "TrailARN": trail_arn or "", "HomeRegion": region}
+        message = f"Trail {trail_name!r} ({region}) no longer exists." + (
+            "" if verdict.covered else " No compliant trail remains in the account."
+        )
+        facts = Facts(gone, baseline=reading.baseline, region=region)
+        deleted = TRAIL_DELETED.finding(message, facts, account=account,
+                                        severity="high" if verdict.covered else "critical")  # fmt: skip
+        (deleted,) = _exempted(AccountVerdict(account, (), (deleted,)), policy).findings
+        return CallVerdict(None, (deleted, *verdict.findings), reading.baseline)
+    alone = evaluate_account(account, [reading.trail], policy, region)
+    if alone.covered:
+        return CallVerdict(reading.trail, alone.trails[0].findings, reading.baseline)
+    if others is None:
+        return None
+    verdict = evaluate_account(account, [reading.trail, *others], policy, region)
+    return CallVerdict(reading.trail, (*verdict.trails[0].findings, *verdict.findings), reading.baseline)

@@ -1,0 +1,157 @@
+"""The audit as a person or a program reads it: the table with its one verdict, and the JSON document.
+
+The table's last line, the ``(account)`` row, the JSON's ``compliant`` and the exit code come from one place,
+``verdict``: ``compliant`` (0), ``findings`` (1) or ``unknown`` (2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from ..judge import AccountVerdict, Outcome, TrailVerdict
+from ..rules import REGISTRY, Finding
+from .fix import cli, cloudformation, terraform
+
+EXIT_CODES: dict[Outcome, int] = {"compliant": 0, "findings": 1, "unknown": 2}
+
+
+def verdict(account: AccountVerdict, region_errors: Mapping[str, str]) -> Outcome:
+    return account.outcome(bool(region_errors))
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    waiver = finding.waiver
+    expired = {"reason": waiver.reason, "expired": waiver.expires} if waiver and waiver.expired else None
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "message": finding.message,
+        "trail_arn": finding.trail_arn,
+        "account": finding.account,
+        "counted": finding.counted,
+        "advisory": REGISTRY[finding.rule].advisory,
+        "exempt": {"reason": waiver.reason, "expires": waiver.expires or None} if waiver and finding.exempt else None,
+        "exemption_expired": expired,
+        "hint": finding.hint or None,
+        "fix": {
+            "cli": cli(finding.calls, finding.region),
+            "cloudformation": cloudformation(finding.calls),
+            "terraform": terraform(finding.calls),
+        },
+    }
+
+
+def _exempt_json(trail: TrailVerdict) -> dict[str, Any] | None:
+    waived = [f for f in trail.findings if f.exempt and f.waiver]
+    if not waived:
+        return None
+    reasons = list(dict.fromkeys(f.waiver.reason for f in waived if f.waiver))
+    return {"reason": "; ".join(reasons), "rules": [f.rule for f in waived]}
+
+
+def report(account: AccountVerdict, regions: Sequence[str], region_errors: Mapping[str, str]) -> dict[str, Any]:
+    """The ``--json`` document: the account, its one verdict, every finding, every trail."""
+    said = verdict(account, region_errors)
+    return {
+        "account": account.account,
+        "compliant": said == "compliant",
+        "verdict": said,
+        "covered": account.covered,
+        "findings": [finding_json(f) for f in account.all_findings],
+        "trails": [
+            {
+                "arn": t.trail.arn,
+                "name": t.trail.name,
+                "home_region": t.trail.home_region,
+                "multi_region": t.trail.description.get("IsMultiRegionTrail") is True,
+                "logging": (t.trail.status or {}).get("IsLogging") is True,
+                "compliant": t.compliant,
+                "organization_trail": t.trail.description.get("IsOrganizationTrail") is True,
+                "evaluated": t.evaluated,
+                "exempt": _exempt_json(t),
+                "findings": [finding_json(f) for f in t.findings],
+            }
+            for t in account.trails
+        ],
+        "regions": list(regions),
+        "errors": [{"region": r, "message": m} for r, m in sorted(region_errors.items())],
+    }
+
+
+def _label(finding: Finding) -> str:
+    marks: list[str] = [finding.severity]
+    if REGISTRY[finding.rule].advisory:
+        marks.append("advisory")
+    if finding.exempt:
+        marks.append("exempt")
+    return f"{finding.rule} ({', '.join(marks)})"
+
+
+def _summary(findings: Sequence[Finding]) -> str:
+    return ", ".join(_label(f) for f in findings) or "-"
+
+
+def _trail_label(trail: TrailVerdict) -> str:
+    if not trail.evaluated:
+        return "NOT EVALUATED"
+    if trail.counted:
+        return "DRIFT"
+    return "exempt" if trail.exempt else "compliant"
+
+
+def _account_row(account: AccountVerdict, said: Outcome) -> tuple[str, str, str, str]:
+    label = {"compliant": "compliant", "findings": "NOT COMPLIANT", "unknown": "UNKNOWN"}[said]
+    if account.findings:
+        return ("(account)", "", label, _summary(account.findings))
+    counted = [t for t in account.trails if t.counted]
+    note = f"covered by a compliant trail; {len(counted)} trail(s) with findings" if counted else "covered"
+    return ("(account)", "", label, note if account.covered else "-")
+
+
+def _last_line(account: AccountVerdict, said: Outcome, region_errors: Mapping[str, str]) -> str:
+    counted = len(account.counted)
+    exempt = sum(f.exempt for f in account.all_findings)
+    quiet = f" ({exempt} exempt finding(s) not counted)" if exempt else ""
+    if said == "compliant":
+        return f"compliant{quiet}."
+    if said == "findings":
+        return f"not compliant: {counted} finding(s) count{quiet}."
+    unread = f"{len(region_errors)} region(s) could not be read" if region_errors else "some trails could not be read"
+    return f"could not evaluate: {unread}, so the verdict is unknown{quiet}."
+
+
+def _finding_lines(finding: Finding) -> list[str]:
+    lines = [f"\n  [{_label(finding).split(' (', 1)[1][:-1]}] {finding.rule}: {finding.message}"]
+    waiver = finding.waiver
+    if finding.exempt and waiver:
+        until = f" (until {waiver.expires})" if waiver.expires else ""
+        lines.append(f"    exempt:   {waiver.reason}{until}; not counted")
+    elif waiver and waiver.expired:
+        lines.append(f"    exemption expired on {waiver.expires} ({waiver.reason}); it counts again")
+    if finding.calls:
+        lines.append(f"    fix now:  {cli(finding.calls, finding.region)}")
+        lines.append(f"    in code:  CloudFormation {cloudformation(finding.calls)}")
+        lines.append(f"              Terraform {terraform(finding.calls)}")
+    if finding.hint:
+        lines.append(f"    hint:     {finding.hint}")
+    return lines
+
+
+def table(account: AccountVerdict, regions: Sequence[str], region_errors: Mapping[str, str], out: TextIO) -> None:
+    said = verdict(account, region_errors)
+    rows = [("TRAIL", "HOME REGION", "VERDICT", "FINDINGS")]
+    rows += [(t.trail.name, t.trail.home_region, _trail_label(t), _summary(t.findings)) for t in account.trails]
+    rows.append(_account_row(account, said))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print(f"Account {account.account or '?'}: {len(account.trails)} trail(s) in {len(regions)} region(s)\n", file=out)
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3], file=out)
+    for region, message in sorted(region_errors.items()):
+        print(f"\nregion {region} could not be read: {message}", file=out)
+    findings = account.all_findings
+    if findings:
+        print("\nFindings and fixes:", file=out)
+    for finding in findings:
+        print("\n".join(_finding_lines(finding)), file=out)
+    print(f"\n{_last_line(account, said, region_errors)}", file=out)

@@ -1,0 +1,102 @@
+"""Untrusted text made harmless. Every string of an alert except ``console_url`` came from a CloudTrail event.
+
+For Slack it is escaped (``& < >``), its backticks become a lookalike (U+02CB) so it can neither open nor close a
+code span, control and bidi characters become U+FFFD, line breaks collapse (no forged lines), and it is clipped
+with a visible marker so a message stays inside Slack's limits however large the event. The console link is
+percent-encoded before use.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
+
+from ..alerts import Alert
+
+MAX_URL = 3000
+TRUNCATED = "…(truncated)"
+BACKTICK_LOOKALIKE = "\u02cb"
+REPLACEMENT = "\ufffd"
+TITLES = {
+    "drift": "CloudTrail drift",
+    "failed-attempt": "Failed attempt to change CloudTrail",
+    "sweep-drift": "CloudTrail drift found by the sweep",
+    "sweep-compliant": "CloudTrail compliant again",
+}
+NO_FINDINGS = {
+    "failed-attempt": "None: the call failed, so nothing changed.",
+    "sweep-compliant": "None: the trail is compliant again.",
+}
+
+
+def escape_slack(text: str) -> str:
+    """Slack's three control characters as entities: the text can no longer form a mention, link or command."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe_char(char: str) -> str:
+    if char.isprintable() or char in "\n\t":
+        return char
+    category = unicodedata.category(char)
+    if category == "Zs":
+        return " "
+    return char if category in ("Co", "Cn") else REPLACEMENT
+
+
+def clean(text: str) -> str:
+    """Line breaks as ``\\n``; controls, format characters (zero-width, bidi, tags), line separators and lone
+    surrogates as U+FFFD: none belongs in a message, some hide or reorder text, and the replacement shows it."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.isprintable() else "".join(map(_safe_char, text))
+
+
+def one_line(text: str) -> str:
+    return " ".join(clean(text).split())
+
+
+def width(text: str) -> int:
+    """Length as Slack counts it (UTF-16 code units): never less than ``len``."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` within ``limit`` (UTF-16 units), cut with a visible marker, never inside an ``&amp;`` entity."""
+    if width(text) <= limit:
+        return text
+    room = limit - width(TRUNCATED)
+    cut = text[:room]
+    cut = cut[: len(cut) - max(0, width(cut) - room)]
+    amp = cut.rfind("&", max(0, len(cut) - 4))
+    if amp >= 0 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + TRUNCATED
+
+
+def md(text: str, limit: int) -> str:
+    """Untrusted text for mrkdwn: one line, escaped, without backticks, clipped."""
+    return clip(escape_slack(one_line(text)).replace("`", BACKTICK_LOOKALIKE), limit)
+
+
+def code(text: str, limit: int) -> str:
+    value = md(text, limit)
+    return f"`{value}`" if value else "_unknown_"
+
+
+def code_block(text: str, limit: int) -> str:
+    """A command to paste, lines kept; no backtick inside can close the block."""
+    body = escape_slack(clean(text).strip()).replace("`", BACKTICK_LOOKALIKE)
+    return f"```{clip(body, limit)}```"
+
+
+def safe_url(url: str) -> str:
+    """An https URL with anything that could end Slack link markup percent-encoded; "" if unusable."""
+    if not url.startswith("https://"):
+        return ""
+    safe = quote(clean(url), safe=":/?#[]@!$&'()*+,;=%-._~")
+    if len(safe) > MAX_URL:
+        safe = safe.partition("#/trails/")[0] + "#/trails"
+    return safe if len(safe) <= MAX_URL else ""
+
+
+def severity_label(alert: Alert) -> str:
+    return one_line(alert.severity).upper() or "UNKNOWN"

@@ -1,0 +1,45 @@
+"""The policy's rules, one unit each. Importing this package registers every module beside this file.
+
+Adding a rule is adding one module here that calls ``register`` (see the README's "Adding a rule").
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .registry import (
+    REGISTRY,
+    SEVERITIES,
+    Call,
+    Facts,
+    Finding,
+    Rule,
+    Severity,
+    Waiver,
+    example,
+    in_order,
+    register,
+    revert_actions,
+    worst,
+)
+
+for _unit in pkgutil.iter_modules(__path__):
+    if _unit.name != "registry":
+        importlib.import_module(f"{__name__}.{_unit.name}")
+
+__all__ = [
+    "REGISTRY",
+    "SEVERITIES",
+    "Call",
+    "Facts",
+    "Finding",
+    "Rule",
+    "Severity",
+    "Waiver",
+    "example",
+    "in_order",
+    "register",
+    "revert_actions",
+    "worst",
+]

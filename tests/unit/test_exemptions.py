@@ -1,0 +1,183 @@
+"""Exemptions: the file is validated entry by entry, an exempt finding is shown but never counted, an
+expired one counts again and says so, and nothing covers what may never be exempted."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import pytest
+
+from trailguard import exemptions
+from trailguard.exemptions import ExemptionError
+from trailguard.judge import AccountVerdict, Policy, TrailState, evaluate_account
+from trailguard.render.audit import finding_json, report, table
+
+ACCOUNT = "111122223333"
+TODAY = datetime.date(2026, 11, 28)
+ALL = {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
+S3_ONLY = {
+    "EventSelectors": [
+        {
+            "ReadWriteType": "All",
+            "IncludeManagementEvents": False,
+            "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payroll/"]}],
+        }
+    ]
+}
+
+
+def trail(name: str, selectors: dict[str, Any] = ALL, multi_region: bool = True, **status: Any) -> TrailState:
+    arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/{name}"
+    description = {
+        "Name": name,
+        "TrailARN": arn,
+        "HomeRegion": "us-east-1",
+        "IsMultiRegionTrail": multi_region,
+        "IncludeGlobalServiceEvents": True,
+        "S3BucketName": "logs",
+    }
+    return TrailState(description, {"IsLogging": True, **status}, selectors)
+
+
+def policy(*entries: dict[str, Any], today: datetime.date = TODAY) -> Policy:
+    return Policy(exemptions=exemptions.parse(json.dumps(list(entries))), today=today)
+
+
+def judged(*trails: TrailState, with_policy: Policy | None = None) -> AccountVerdict:
+    return evaluate_account(ACCOUNT, trails, with_policy or Policy(), "eu-central-1")
+
+
+DATA_TRAIL = {"trail": "s3-data", "rules": ["management-events-excluded"], "reason": "S3 data events only"}
+
+
+def test_a_data_only_trail_beside_a_compliant_trail_is_not_compliant_without_an_exemption_and_says_how() -> None:
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY))
+
+    assert verdict.covered and verdict.outcome() == "findings" and not verdict.compliant
+    (finding,) = verdict.counted
+    assert finding.rule == "management-events-excluded"
+    assert '"rules": ["management-events-excluded"]' in finding.hint and "exemptions file" in finding.hint
+
+
+def test_an_exempt_data_trail_leaves_the_account_compliant_and_is_still_shown_with_its_reason() -> None:
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=policy(DATA_TRAIL))
+
+    assert verdict.outcome() == "compliant" and verdict.compliant
+    (finding,) = verdict.all_findings
+    assert finding.exempt and not finding.counted
+    shown = finding_json(finding)
+    assert shown["exempt"] == {"reason": "S3 data events only", "expires": None} and shown["counted"] is False
+    document = report(verdict, ["us-east-1"], {})
+    assert document["compliant"] is True and document["verdict"] == "compliant"
+    data = next(t for t in document["trails"] if t["name"] == "s3-data")
+    assert data["exempt"] == {"reason": "S3 data events only", "rules": ["management-events-excluded"]}
+
+
+def test_an_exemption_never_makes_a_trail_cover_the_account() -> None:
+    verdict = judged(trail("s3-data", S3_ONLY), with_policy=policy(DATA_TRAIL))
+
+    assert not verdict.covered and verdict.outcome() == "findings"
+    assert [f.rule for f in verdict.counted] == ["no-compliant-trail"]
+
+
+def test_an_expired_exemption_stops_applying_and_says_it_expired() -> None:
+    entry = {**DATA_TRAIL, "expires": "2026-11-27"}
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=policy(entry))
+
+    (finding,) = verdict.all_findings
+    assert finding.counted and finding.waiver is not None and finding.waiver.expired
+    assert finding_json(finding)["exemption_expired"] == {"reason": "S3 data events only", "expired": "2026-11-27"}
+    lines: list[str] = []
+
+    class Out:
+        def write(self, text: str) -> None:
+            lines.append(text)
+
+    table(verdict, ["us-east-1"], {}, Out())  # type: ignore[arg-type]
+    assert "exemption expired on 2026-11-27" in "".join(lines)
+
+
+def test_an_exemption_applies_through_its_expiry_day() -> None:
+    entry = {**DATA_TRAIL, "expires": TODAY.isoformat()}
+    assert judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=policy(entry)).compliant
+
+
+def test_a_live_exemption_wins_over_an_expired_one_for_the_same_finding() -> None:
+    old = {**DATA_TRAIL, "expires": "2020-01-01", "reason": "old"}
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=policy(old, DATA_TRAIL))
+    assert verdict.compliant
+
+
+@pytest.mark.parametrize(
+    ("pattern", "account", "exempt"),
+    [
+        ("s3-*", "", True),
+        ("*", "", True),
+        ("S3-*", "", False),  # names are case-sensitive, as CloudTrail's are
+        ("s3-data-extra", "", False),
+        (f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/s3-data", "", True),
+        (f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/s3-data", "", False),
+        ("s3-data", ACCOUNT, True),
+        ("s3-data", "999999999999", False),
+    ],
+)
+def test_an_exemption_matches_by_arn_or_name_pattern_and_account(pattern: str, account: str, exempt: bool) -> None:
+    entry: dict[str, Any] = {**DATA_TRAIL, "trail": pattern}
+    if account:
+        entry["account"] = account
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=policy(entry))
+    assert verdict.compliant is exempt
+
+
+def test_every_rule_star_covers_only_the_exemptible_ones() -> None:
+    star = {"trail": "*", "rules": ["*"], "reason": "everything"}
+    verdict = judged(trail("s3-data", S3_ONLY, multi_region=False), with_policy=policy(star))
+
+    assert all(f.exempt for t in verdict.trails for f in t.findings)
+    assert [f.rule for f in verdict.counted] == ["no-compliant-trail"]
+    assert verdict.outcome() == "findings"
+
+
+def test_only_the_named_rules_are_exempted() -> None:
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY, IsLogging=False), with_policy=policy(DATA_TRAIL))
+    assert [f.rule for f in verdict.counted] == ["logging-stopped"]
+
+
+def test_trail_tags_never_exempt() -> None:
+    tagged = trail("s3-data", S3_ONLY)
+    tagged = TrailState({**tagged.description, "Tags": [{"Key": "trailguard:exempt", "Value": "*"}]},
+                        tagged.status, tagged.selectors)  # fmt: skip
+    assert not judged(trail("main"), tagged).compliant
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({"trail": "x", "rules": ["nope"], "reason": "r"}, "'nope' is not a rule id"),
+        ({"trail": "x", "rules": ["no-compliant-trail"], "reason": "r"}, "no-compliant-trail can never be exempted"),
+        ({"trail": "x", "rules": [], "reason": "r"}, "rules must be a non-empty list"),
+        ({"trail": "x", "rules": ["*"]}, "must say why"),
+        ({"trail": "x", "rules": ["*"], "reason": " "}, "must say why"),
+        ({"trail": "", "rules": ["*"], "reason": "r"}, "must name a trail"),
+        ({"trail": "arn:aws:s3:::bucket", "rules": ["*"], "reason": "r"}, "is not a trail ARN"),
+        ({"trail": "x", "rules": ["*"], "reason": "r", "account": "12"}, "12-digit account id"),
+        ({"trail": "x", "rules": ["*"], "reason": "r", "expires": "31/12/2026"}, "expires must be a date"),
+        ({"trail": "x", "rules": ["*"], "reason": "r", "expires": "2026-02-30"}, "expires must be a date"),
+        ({"trail": "x", "rules": ["*"], "reason": "r", "tags": "x"}, "unknown key 'tags'"),
+        ("just a string", "must be a JSON object"),
+    ],
+)
+def test_a_bad_entry_is_one_sentence_naming_it(entry: Any, says: str) -> None:
+    with pytest.raises(ExemptionError) as raised:
+        exemptions.parse(json.dumps([{"trail": "ok", "rules": ["*"], "reason": "fine"}, entry]), "ex.json")
+    message = str(raised.value)
+    assert message.startswith("ex.json: entry 2") and says in message
+    assert message.count("\n") == 0 and message.endswith(".")
+
+
+@pytest.mark.parametrize(("text", "says"), [("{", "not valid JSON"), ('{"trail": "x"}', "must hold a JSON list")])
+def test_a_file_that_is_not_a_list_is_refused(text: str, says: str) -> None:
+    with pytest.raises(ExemptionError, match=says):
+        exemptions.parse(text, "ex.json")
