@@ -69,6 +69,7 @@ def test_an_exempt_data_trail_leaves_the_account_compliant_and_is_still_shown_wi
     assert finding.exempt and not finding.counted
     shown = finding_json(finding)
     assert shown["exempt"] == {"reason": "S3 data events only", "expires": None} and shown["counted"] is False
+    assert shown["hint"] is None  # the hint to exempt it is said only while it is not exempt
     document = report(verdict, ["us-east-1"], {})
     assert document["compliant"] is True and document["verdict"] == "compliant"
     data = next(t for t in document["trails"] if t["name"] == "s3-data")

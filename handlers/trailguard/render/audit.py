@@ -33,7 +33,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "advisory": REGISTRY[finding.rule].advisory,
         "exempt": {"reason": waiver.reason, "expires": waiver.expires or None} if waiver and finding.exempt else None,
         "exemption_expired": expired,
-        "hint": finding.hint or None,
+        "hint": None if finding.exempt else finding.hint or None,
         "fix": {
             "cli": cli(finding.calls, finding.region),
             "cloudformation": cloudformation(finding.calls),
@@ -133,7 +133,7 @@ def _finding_lines(finding: Finding) -> list[str]:
         lines.append(f"    fix now:  {cli(finding.calls, finding.region)}")
         lines.append(f"    in code:  CloudFormation {cloudformation(finding.calls)}")
         lines.append(f"              Terraform {terraform(finding.calls)}")
-    if finding.hint:
+    if finding.hint and not finding.exempt:
         lines.append(f"    hint:     {finding.hint}")
     return lines
 
