@@ -79,10 +79,10 @@ def test_every_rule_is_complete(rule: Rule) -> None:
     if rule.revertible:
         assert rule.revert_actions, "a rule that is reverted declares the IAM its calls need"
         assert rule.example is not None, "a revertible rule shows an example its fix repairs"
-    if rule.check:
-        assert rule.example is not None, "a checked rule shows an example that breaks it"
     else:
         assert not rule.revert_actions, "IAM is declared only for calls a revert makes"
+    if rule.check:
+        assert rule.example is not None, "a checked rule shows an example that breaks it"
     assert not (rule.unknown and rule.check), "a 'could not tell' finding is raised by the evaluator, not checked"
 
 
