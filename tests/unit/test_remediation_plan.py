@@ -82,8 +82,10 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("rule", sorted(r for r in REGISTRY if REGISTRY[r].revert_actions))
+@pytest.mark.parametrize("rule", sorted(SCENARIOS))
 def test_each_rules_revert_needs_exactly_the_iam_actions_it_declares(rule: str) -> None:
+    """Planned through the whole path (judge, plan, merge); every revertible rule's own example is checked the
+    same way by the rule table's tests."""
     calls = SCENARIOS[rule]().calls
 
     assert calls
@@ -93,7 +95,7 @@ def test_each_rules_revert_needs_exactly_the_iam_actions_it_declares(rule: str) 
 @pytest.mark.parametrize("rule", sorted(r for r in REGISTRY if not REGISTRY[r].revert_actions))
 def test_rules_without_a_revert_declare_no_actions_and_have_no_scenario(rule: str) -> None:
     assert rule not in SCENARIOS
-    assert rule in {"no-compliant-trail", "not-evaluable"}
+    assert not REGISTRY[rule].revertible
 
 
 def test_several_trail_settings_are_put_back_in_one_update_before_logging_starts() -> None:
