@@ -34,7 +34,8 @@ def runtime(context: Any) -> flow.Runtime:
         import boto3
         from botocore.config import Config as BotoConfig
 
-        from trailguard.aws import CLIENT_CONFIG, Arn, ClientCache, region_of
+        from trailguard.arn import Arn, region_of
+        from trailguard.aws import CLIENT_CONFIG, ClientCache
         from trailguard.read import enabled_regions
         from trailguard.render.email import sns_message
         from trailguard.render.slack import slack_message

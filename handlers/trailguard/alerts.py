@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .aws import TrailArn, partition_of
+from .arn import TrailArn, partition_of
 from .events import Actor, TrailCall
 from .render.fix import cli
 from .rules import SEVERITIES, Finding, Severity, worst

@@ -1,15 +1,13 @@
-"""AWS vocabulary shared by every module: ARNs, error codes, client settings. No calls are made here.
+"""botocore's side of AWS, shared by the modules that call it: error codes, client settings. No calls here.
 
-``Arn`` and ``TrailArn`` are the one place an ARN is taken apart; ``error_code`` the one place a botocore
-error's code is read; ``describe_error`` and ``missing_permission`` say what went wrong in words.
+``error_code`` is the one place a botocore error's code is read; ``describe_error`` and ``missing_permission``
+say what went wrong in words; ``abort_reason`` tells the errors that would fail every call alike.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
@@ -25,7 +23,6 @@ CLIENT_CONFIG = Config(
     read_timeout=30,
 )
 
-_ARN = re.compile(r"arn:(aws[a-z-]*):([a-z0-9-]+):([a-z0-9-]*):([0-9]*|aws):(.+)", re.ASCII)
 _CREDENTIAL_CODES = frozenset(
     {
         "UnrecognizedClientException",
@@ -39,65 +36,6 @@ _CREDENTIAL_CODES = frozenset(
 _DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 # The IAM service prefix of each client's operations, for "the caller lacks <prefix>:<Operation>".
 _SERVICE_PREFIX = {"cloudtrail": "cloudtrail", "ec2": "ec2", "sts": "sts", "dynamodb": "dynamodb"}
-
-
-@dataclass(frozen=True)
-class Arn:
-    """``arn:<partition>:<service>:<region>:<account>:<resource>``."""
-
-    partition: str
-    service: str
-    region: str
-    account: str
-    resource: str
-
-    @classmethod
-    def parse(cls, text: object) -> Arn | None:
-        match = _ARN.fullmatch(text) if isinstance(text, str) else None
-        return cls(*match.groups()) if match else None
-
-    def __str__(self) -> str:
-        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
-
-
-@dataclass(frozen=True)
-class TrailArn(Arn):
-    """A CloudTrail trail's ARN: ``arn:<partition>:cloudtrail:<home region>:<owner account>:trail/<name>``."""
-
-    @classmethod
-    def parse(cls, text: object) -> TrailArn | None:
-        arn = Arn.parse(text)
-        if arn is None or arn.service != "cloudtrail" or not arn.resource.startswith("trail/"):
-            return None
-        return cls(arn.partition, arn.service, arn.region, arn.account, arn.resource)
-
-    @classmethod
-    def of(cls, partition: str, region: str, account: str, name: str) -> TrailArn:
-        return cls(partition, "cloudtrail", region, account, f"trail/{name}")
-
-    @property
-    def name(self) -> str:
-        return self.resource.removeprefix("trail/")
-
-
-def region_of(arn: object) -> str:
-    """The region of any ARN, or "" when it is not one."""
-    parsed = Arn.parse(arn)
-    return parsed.region if parsed else ""
-
-
-def account_of(arn: object) -> str:
-    """The account of any ARN, or "" when it is not one."""
-    parsed = Arn.parse(arn)
-    return parsed.account if parsed else ""
-
-
-def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def error_code(error: BaseException) -> str:

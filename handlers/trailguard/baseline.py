@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .aws import TrailArn
+from .arn import TrailArn
 
 # DescribeTrails field -> how UpdateTrail / CreateTrail name it (SnsTopicName takes the topic's ARN too)
 DESTINATIONS = {

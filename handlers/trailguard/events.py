@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .aws import TrailArn, account_of, partition_of
+from .arn import TrailArn, account_of, partition_of
 
 WATCHED_CALLS = frozenset({"PutEventSelectors", "UpdateTrail", "StopLogging", "DeleteTrail"})
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"

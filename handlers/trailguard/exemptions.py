@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .aws import TrailArn
+from .arn import TrailArn
 from .rules import REGISTRY, Finding, Waiver
 
 EVERY_RULE = "*"

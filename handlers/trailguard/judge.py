@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from . import exemptions as exempting
-from .aws import TrailArn
+from .arn import TrailArn
 from .baseline import Baseline
 from .exemptions import Exemption
 from .rules import REGISTRY, Facts, Finding, in_order

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .arn import TrailArn
 from .aws import (
     WORKERS,
     AuditAborted,
-    TrailArn,
     abort_reason,
     describe_error,
     error_code,

@@ -33,3 +33,16 @@ def test_importing_every_shipped_module_loads_nothing_from_development() -> None
         [sys.executable, "-I", "-c", WALK, str(HANDLERS)], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_judgement_imports_nothing_that_does_io_or_formats_text() -> None:
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import trailguard.judge; "
+        "print(sorted({m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'slack_sdk', 'urllib3') "
+        "or m in ('trailguard.read', 'trailguard.send', 'trailguard.state_table', 'trailguard.fix', "
+        "'trailguard.render', 'trailguard.aws')}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(HANDLERS)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from ..aws import TrailArn
+from ..arn import TrailArn
 from ..baseline import Baseline
 from ..selectors import ALL_MANAGEMENT, Coverage, coverage
 
