@@ -22,6 +22,7 @@ from .read import AccountState, enabled_regions, read_account
 from .render import audit
 
 EXIT_BAD_INPUT = 2
+FORMATS = ("table", "json")
 PLUGINS = "trailguard.commands"
 
 
@@ -53,7 +54,8 @@ def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
         metavar="R",
         help="region to read (repeatable; default: every region enabled for the account)",
     )
-    command.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    command.add_argument("--format", choices=FORMATS, default="table", help="table (default) or json")
+    command.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
     command.add_argument(
         "--allow-excluded-source",
         action="append",
@@ -102,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AuditAborted, ExemptionError) as error:
         print(f"trailguard: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.json:
+    if args.format == "json":
         json.dump(audit.report(verdict, state.regions, state.region_errors), sys.stdout, indent=2)
         print()
     else:

@@ -158,3 +158,13 @@ def test_the_sweep_leaves_an_exempt_trail_quiet(exempting: Detector, estate: str
 
     assert result["status"] == "compliant" and result["notified"] == []
     assert exempting.slack.messages == []
+
+
+def test_format_json_is_the_json_flag(tmp_path: Path, estate: str) -> None:
+    path = exemptions_file(tmp_path, data_exemption())
+    by_format = run_trailguard("audit", *REGIONS, "--exemptions", path, "--format", "json")
+    by_flag = run_trailguard("audit", *REGIONS, "--exemptions", path, "--json")
+
+    assert by_format.code == by_flag.code == 0
+    assert json.loads(by_format.stdout) == json.loads(by_flag.stdout)
+    assert run_trailguard("audit", "--format", "xml").code == 2
