@@ -266,11 +266,15 @@ def summary(outcomes: list[Outcome]) -> bool:
     print("\nSummary")
     print(f"  {'PHASE':<15} {'SCENARIO':<72} {'VERDICT':<15} {'MS':>5}  OK")
     for o in outcomes:
-        print(f"  {o.phase:<15} {o.scenario.title[:72]:<72} {o.status:<15} {o.millis:>5.0f}  "
+        print(f"  {o.phase:<15} {_fit(o.scenario.title, 72):<72} {o.status:<15} {o.millis:>5.0f}  "
               f"{'yes' if not o.problems else 'NO: ' + '; '.join(o.problems)}")  # fmt: skip
     passed = all(not o.problems for o in outcomes)
     print("\nEvery scenario came out as expected." if passed else "\nSome scenarios did NOT come out as expected.")
     return passed
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def command(argv: list[str]) -> int:
