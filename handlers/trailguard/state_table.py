@@ -15,6 +15,7 @@ Items (partition key ``pk``, TTL attribute ``expires_at``):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ LEASE_SECONDS = 60  # at least the function's timeout; Lambda's first async retr
 ACCOUNT_KEY = "account"
 REVERTS_PER_HOUR = 3  # then the detector stops fighting and a person must act
 REVERT_WINDOW = 3600
+MAX_KEY_BYTES = 1024  # DynamoDB takes partition keys of up to 2,048 bytes; event ids are 36
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class StateTable:
         try:
             item = self.client.update_item(
                 TableName=self.table,
-                Key={"pk": {"S": f"alert#{key}"}},
+                Key=_alert_key(key),
                 UpdateExpression="SET lease_until = :lease, expires_at = :ttl ADD attempts :one",
                 ConditionExpression="attribute_not_exists(pk) OR (attribute_not_exists(done) AND lease_until < :now)",
                 ExpressionAttributeValues={
@@ -84,7 +86,7 @@ class StateTable:
             values[":delivered"] = {"SS": delivered}
         self.client.update_item(
             TableName=self.table,
-            Key={"pk": {"S": f"alert#{key}"}},
+            Key=_alert_key(key),
             UpdateExpression=update,
             ExpressionAttributeNames={"#alert": "alert"},
             ExpressionAttributeValues=values,
@@ -165,6 +167,13 @@ class StateTable:
             {"pk": {"S": f"reported#{subject}"}, "fingerprint": {"S": printed}, "reported_at": {"N": now}}
             for subject, printed in sorted(fingerprints.items())
         ])  # fmt: skip
+
+
+def _alert_key(key: str) -> dict[str, Any]:
+    """``alert#<key>``; a key too long for a partition key (2,048 bytes) is stored by its SHA-256 instead."""
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return {"pk": {"S": f"alert#{key}"}}
 
 
 def fingerprint(rules: Iterable[str]) -> str:

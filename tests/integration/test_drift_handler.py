@@ -202,6 +202,19 @@ def test_duplicate_delivery_sends_nothing_more(detector: Detector, trail: Callab
     assert len(detector.slack.messages) == 1 and len(detector.inbox()) == 1
 
 
+def test_an_event_id_longer_than_a_partition_key_is_still_alerted_once(
+    detector: Detector, trail: Callable[..., str]
+) -> None:
+    trail(REGION, "org-audit")
+    cloudtrail().stop_logging(Name="org-audit")
+    evt = event("stoplogging_cli", trail="org-audit", event_id="\u00e9" * 2000)  # 2,000 characters, 4,000 bytes
+
+    first, second = detector.run(evt), detector.run(evt)
+
+    assert (first["status"], second["status"]) == ("drift", "duplicate")
+    assert len(detector.slack.messages) == 1 and len(detector.inbox()) == 1
+
+
 def test_duplicate_of_a_compliant_event_is_a_duplicate(detector: Detector, trail: Callable[..., str]) -> None:
     trail(REGION, "org-audit")
     evt = event("puteventselectors_restore_all", trail="org-audit")
