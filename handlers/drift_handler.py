@@ -72,6 +72,7 @@ def runtime(context: Any) -> flow.Runtime:
             senders=senders,
             regions=lambda: enabled_regions(ec2()),
             identity=identity,
+            others=functools.cache(lambda service, region: session.client(service, region_name=region, config=quick)),
         )
     return _runtime
 

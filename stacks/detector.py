@@ -252,26 +252,7 @@ class DetectorStack(Stack):
                 )
             )
         if settings.remediation_mode == "on":
-            reverts = remediation_actions()
-            statements.append(
-                iam.PolicyStatement(
-                    sid="Revert", actions=[a for a in reverts if a.startswith("cloudtrail:")], resources=[trails]
-                )
-            )
-            acknowledge(role, {
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
-                    "Restoring a trail's CloudWatch Logs delivery role passes that role, whichever it was, to "
-                    "CloudTrail only (iam:PassedToService)."
-                ),
-            })  # fmt: skip
-            statements.append(  # restoring a CloudWatch Logs delivery role hands that role to CloudTrail
-                iam.PolicyStatement(
-                    sid="RevertPassLogsRole",
-                    actions=[a for a in reverts if a.startswith("iam:")],
-                    resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
-                    conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
-                )
-            )
+            statements += self._revert_statements(role, trails)
         for statement in statements:
             role.add_to_policy(statement)
         acknowledge(
@@ -286,6 +267,37 @@ class DetectorStack(Stack):
             },
         )
         return role
+
+    def _revert_statements(self, role: iam.Role, trails: str) -> list[iam.PolicyStatement]:
+        """The revert actions of the rule registry, each service's on its narrowest resources."""
+        by_service: dict[str, list[str]] = {}
+        for action in remediation_actions():
+            by_service.setdefault(action.split(":")[0], []).append(action)
+        statements = [iam.PolicyStatement(sid="Revert", actions=by_service.pop("cloudtrail", []), resources=[trails])]
+        if "iam" in by_service:  # restoring a CloudWatch Logs delivery role hands that role to CloudTrail
+            acknowledge(role, {
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
+                    "Restoring a trail's CloudWatch Logs delivery role passes that role, whichever it was, to "
+                    "CloudTrail only (iam:PassedToService)."
+                ),
+            })  # fmt: skip
+            statements.append(
+                iam.PolicyStatement(
+                    sid="RevertPassLogsRole",
+                    actions=by_service.pop("iam"),
+                    resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
+                    conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+                )
+            )
+        for service, actions in sorted(by_service.items()):  # a rule whose fix calls another service
+            acknowledge(role, {
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{service}:*:<AWS::AccountId>:*]": (
+                    f"A revert may act on any of the account's own {service} resources that a trail uses."
+                ),
+            })  # fmt: skip
+            resources = [f"arn:{Aws.PARTITION}:{service}:*:{Aws.ACCOUNT_ID}:*"]
+            statements.append(iam.PolicyStatement(sid=f"Revert{service.title()}", actions=actions, resources=resources))
+        return statements
 
     def _alarms(self, topic: sns.ITopic, handler: lambda_.Function, undelivered: sqs.Queue) -> None:
         five = Duration.minutes(5)

@@ -18,7 +18,7 @@ from .events import Actor, TrailCall
 from .render.fix import cli
 from .rules import SEVERITIES, Finding, Severity, worst
 
-AlertKind = Literal["drift", "failed-attempt", "sweep-drift", "sweep-compliant"]
+AlertKind = Literal["drift", "failed-attempt", "sweep-drift", "sweep-compliant", "sweep-exempt"]
 
 CONSOLE_HOSTS = {
     "aws": "console.aws.amazon.com",
@@ -33,6 +33,7 @@ class AlertFinding:
     severity: Severity
     message: str
     fix: str = ""
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,10 @@ def alert_findings(findings: Iterable[Finding]) -> tuple[AlertFinding, ...]:
         AlertFinding(
             f.rule,
             f.severity,
-            f.message + (f" (its exemption expired on {f.waiver.expires})" if f.waiver and f.waiver.expired else ""),
+            f.message
+            + (f" (its exemption applied through {f.waiver.expires})" if f.waiver and f.waiver.expired else ""),
             cli(f.calls, f.region),
+            f.hint,
         )
         for f in findings
     )
@@ -132,16 +135,18 @@ def attempt_alert(call: TrailCall, action: str = "Nothing: the call failed, so n
 
 def sweep_alert(
     key: str, findings: tuple[Finding, ...], *, what: str, region: str, account: str, action: str,
-    trail_name: str, trail_arn: str | None = None,
+    trail_name: str, trail_arn: str | None = None, exempt: bool = False,
 ) -> Alert:  # fmt: skip
-    """A change the sweep found for a trail or the account: new findings, or compliant again."""
+    """A change the sweep found for a trail or the account: new findings, or compliant (or exempt) again."""
     if findings:
         summary = f"The backstop sweep found {what} non-compliant: {findings[0].message}"
+    elif exempt:
+        summary = f"{what[0].upper()}{what[1:]}, reported before, is no longer reported: its findings are exempt."
     else:
         summary = f"{what[0].upper()}{what[1:]}, reported before, is compliant again."
     return Alert(
         key=key,
-        kind="sweep-drift" if findings else "sweep-compliant",
+        kind="sweep-drift" if findings else "sweep-exempt" if exempt else "sweep-compliant",
         severity=worst([f.severity for f in findings]),
         summary=summary,
         account=account,

@@ -34,8 +34,6 @@ _CREDENTIAL_CODES = frozenset(
     }
 )
 _DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-# The IAM service prefix of each client's operations, for "the caller lacks <prefix>:<Operation>".
-_SERVICE_PREFIX = {"cloudtrail": "cloudtrail", "ec2": "ec2", "sts": "sts", "dynamodb": "dynamodb"}
 
 
 def error_code(error: BaseException) -> str:
@@ -53,10 +51,17 @@ def describe_error(error: BaseException) -> str:
 
 
 def missing_permission(error: BaseException, service: str = "cloudtrail") -> str:
-    """The IAM action a denied call needed (``cloudtrail:GetTrailStatus``), or "" when it was not denied."""
+    """The IAM action a denied call of ``service`` needed (``cloudtrail:GetTrailStatus``), or "" when it was not
+    denied. The IAM prefix of each service trailguard calls is its client's name."""
     if error_code(error) not in _DENIED_CODES or not isinstance(error, ClientError):
         return ""
-    return f"{_SERVICE_PREFIX.get(service, service)}:{error.operation_name}"
+    return f"{service}:{error.operation_name}"
+
+
+def explain(error: BaseException, service: str = "cloudtrail") -> str:
+    """``describe_error``, with the missing permission named when the call was denied."""
+    lacking = missing_permission(error, service)
+    return describe_error(error) + (f" (the caller lacks {lacking})" if lacking else "")
 
 
 class AuditAborted(Exception):

@@ -24,6 +24,7 @@ from .render import audit
 EXIT_BAD_INPUT = 2
 FORMATS = ("table", "json")
 PLUGINS = "trailguard.commands"
+BUILT_IN = frozenset({"audit"})  # a plugin never takes over a built-in command
 
 
 def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, AccountVerdict]:
@@ -85,12 +86,12 @@ def _policy(args: argparse.Namespace) -> Policy:
         except UnicodeDecodeError:
             raise ExemptionError(f"--exemptions {args.exemptions}: is not UTF-8 text.") from None
         found = exemptions.parse(text, args.exemptions)
-    return Policy(frozenset(args.allow_excluded_source), found)
+    return Policy(frozenset(args.allow_excluded_source), found, exemptions.today())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    plugins = _plugins()
+    plugins = {name: ep for name, ep in _plugins().items() if name not in BUILT_IN}
     if argv and argv[0] in plugins:
         command = plugins[argv[0]].load()  # type: ignore[attr-defined]
         return int(command(argv[1:]))
@@ -105,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trailguard: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.format == "json":
-        json.dump(audit.report(verdict, state.regions, state.region_errors), sys.stdout, indent=2)
+        json.dump(audit.report(verdict, state.regions, state.region_errors, policy.exemptions), sys.stdout, indent=2)
         print()
     else:
-        audit.table(verdict, state.regions, state.region_errors, sys.stdout)
+        audit.table(verdict, state.regions, state.region_errors, sys.stdout, policy.exemptions)
     return audit.EXIT_CODES[audit.verdict(verdict, state.region_errors)]
 
 

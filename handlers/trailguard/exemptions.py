@@ -12,7 +12,6 @@ Pure: parsing takes text, matching takes findings and a date.
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from .rules import REGISTRY, Finding, Waiver
 
 EVERY_RULE = "*"
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9._*-]+", re.ASCII)  # CloudTrail's name characters, and * for any
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _KEYS = frozenset({"trail", "account", "rules", "reason", "expires"})
 
@@ -48,7 +48,7 @@ class Exemption:
         if self.account and self.account != (account or arn.account):
             return False
         subject = str(arn) if self.trail.startswith("arn:") else arn.name
-        if not fnmatch.fnmatchcase(subject, self.trail):
+        if not _wildcard(self.trail).fullmatch(subject):
             return False
         return EVERY_RULE in self.rules or finding.rule in self.rules
 
@@ -57,6 +57,11 @@ class Exemption:
 
     def waiver(self, today: datetime.date) -> Waiver:
         return Waiver(self.reason, self.expires.isoformat() if self.expires else "", self.expired(today))
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """``*`` matches any run of characters; every other character only itself (no ``?`` or ``[...]``)."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
 
 
 def _entry(raw: Any, where: str) -> Exemption:
@@ -68,17 +73,22 @@ def _entry(raw: Any, where: str) -> Exemption:
     trail = raw.get("trail")
     if not isinstance(trail, str) or not trail.strip():
         raise ExemptionError(f"{where} must name a trail: its ARN, or a name with * wildcards.")
+    trail = trail.strip()
     if trail.startswith("arn:") and TrailArn.parse(trail.replace("*", "x")) is None:
         raise ExemptionError(f"{where}: {trail!r} is not a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME).")
+    if not trail.startswith("arn:") and not _NAME_PATTERN.fullmatch(trail):
+        raise ExemptionError(
+            f"{where}: {trail!r} is neither a trail ARN nor a trail name (letters, digits, . _ - and * wildcards)."
+        )
     where = f"{where} (trail {trail!r})"
     account = raw.get("account", "")
-    if account and (not isinstance(account, str) or not _ACCOUNT.fullmatch(account)):
-        raise ExemptionError(f"{where}: account must be a 12-digit account id, not {account!r}.")
+    if "account" in raw and (not isinstance(account, str) or not _ACCOUNT.fullmatch(account)):
+        raise ExemptionError(f"{where}: account must be a 12-digit account id, not {json.dumps(account)}.")
     rules = _rules(raw.get("rules"), where)
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ExemptionError(f"{where} must say why: reason is missing or empty.")
-    return Exemption(trail.strip(), rules, reason.strip(), account, _expiry(raw.get("expires"), where))
+    return Exemption(trail, rules, reason.strip(), account, _expiry(raw.get("expires"), where))
 
 
 def _rules(rules: Any, where: str) -> tuple[str, ...]:
@@ -103,10 +113,24 @@ def _expiry(value: Any, where: str) -> datetime.date | None:
         raise ExemptionError(f"{where}: expires must be a date YYYY-MM-DD, not {value!r}.") from None
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise _DuplicateKey(repr(key))
+    return dict(pairs)
+
+
 def parse(text: str, source: str = "the exemptions file") -> tuple[Exemption, ...]:
     """Every entry of an exemptions file, validated; raises ``ExemptionError`` naming the first bad entry."""
     try:
-        data = json.loads(text)
+        data = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as error:
+        raise ExemptionError(f"{source} names {error} twice in one entry: say it once.") from None
     except ValueError as error:
         raise ExemptionError(f"{source} is not valid JSON ({error}).") from None
     if not isinstance(data, list):
@@ -126,6 +150,12 @@ def apply(
         chosen = (live or matching)[:1]
         result.append(replace(finding, waiver=chosen[0].waiver(today)) if chosen else finding)
     return result
+
+
+def unused(exemptions: Sequence[Exemption], findings: Iterable[Finding], account: str) -> list[int]:
+    """The entries (numbered from 1) that cover none of these findings: a typo, or a trail that was fixed."""
+    findings = list(findings)
+    return [n for n, e in enumerate(exemptions, 1) if not any(e.covers(f, account) for f in findings)]
 
 
 def today() -> datetime.date:

@@ -15,10 +15,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import exemptions
+from .arn import TrailArn
 from .aws import describe_error
 from .baseline import Baseline
 from .judge import CallVerdict, Policy, evaluate_trail
-from .rules import REGISTRY, Call, Facts, Finding
+from .rules import REGISTRY, Call, Facts, Finding, service_of
 from .state_table import StateTable
 
 
@@ -41,31 +43,44 @@ class ActionResult:
 
 def plan(facts: Facts, findings: Iterable[Finding]) -> Plan:
     """The calls that revert the counted findings about ``facts`` (name the trail by ``facts.ident``)."""
+    findings = list(findings)
     rules = sorted({REGISTRY[f.rule] for f in findings if f.counted}, key=lambda r: (r.revert_order, r.id))
+    exempt = {REGISTRY[f.rule].fix: f.rule for f in findings if f.exempt and REGISTRY[f.rule].fix}
     merged: dict[str, dict[str, Any]] = {}
-    unfixed = []
+    unfixed, held = [], []
     for rule in rules:
+        if rule.fix in exempt:  # the same calls would also put back what an exemption allows
+            held.append(f"{rule.id} (its fix would undo the exempt {exempt[rule.fix]})")
+            continue
         calls = rule.calls(facts) if rule.revertible else ()
         if not calls and rule.scope == "trail" and not rule.unknown:
             unfixed.append(rule.id)
         for operation, arguments in calls:
             merged.setdefault(operation, {}).update(arguments)
-    why_not = ""
+    why_not = []
     if unfixed:
-        why_not = f"no revert for {', '.join(unfixed)}" + ("" if facts.baseline else " without a baseline")
-    return Plan(tuple(merged.items()), why_not)
+        why_not.append(f"no revert for {', '.join(unfixed)}" + ("" if facts.baseline else " without a baseline"))
+    if held:
+        why_not.append(f"not reverted: {', '.join(held)}")
+    return Plan(tuple(merged.items()), "; ".join(why_not))
 
 
 def _method(operation: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
 
 
-def execute(calls: Iterable[Call], client: Any) -> list[ActionResult]:
-    """Make the calls one after another; a failed call is recorded and the others are still made."""
+def execute(calls: Iterable[Call], clients: Callable[[str], Any]) -> list[ActionResult]:
+    """Make the calls one after another, each with ``clients(service)``; a failed call is recorded and the
+    others are still made."""
     results = []
     for operation, arguments in calls:
+        service, name = service_of(operation)
         try:
-            getattr(client, _method(operation))(**arguments)
+            method = getattr(clients(service), _method(name), None)
+            if method is None:
+                results.append(ActionResult(operation, "failed", arguments, f"{service} has no operation {name}"))
+                continue
+            method(**arguments)
         except (ClientError, BotoCoreError) as error:
             results.append(ActionResult(operation, "failed", arguments, describe_error(error)))
         else:
@@ -89,7 +104,11 @@ def verify(
         left = None
         if described:
             facts = Facts(described[0], status, selectors, baseline, policy.allowed_excluded_sources)
-            left = [f for f in evaluate_trail(facts) if not REGISTRY[f.rule].advisory]
+            found = evaluate_trail(facts)
+            if policy.exemptions:  # what an exemption allows was never reverted, so it may remain
+                owner = TrailArn.parse(arn)
+                found = exemptions.apply(found, policy.exemptions, owner.account if owner else "", policy.date)
+            left = [f for f in found if f.counted]
         if left == []:
             return results
         remaining = f"read back, it still has {', '.join(f.rule for f in left)}" if left else "it is not there"
@@ -97,9 +116,10 @@ def verify(
 
 
 def revert(
-    verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, cloudtrail: Callable[[str], Any]
+    verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, clients: Callable[[str, str], Any]
 ) -> tuple[list[ActionResult], Plan]:
-    """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified."""
+    """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified.
+    ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it)."""
     if mode == "off":
         return [], Plan()
     trail, baseline = verdict.trail, verdict.baseline
@@ -112,5 +132,6 @@ def revert(
         return [ActionResult(op, "dry-run", args) for op, args in planned.calls], planned
     if not table.spend_revert(arn):
         return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
-    client = cloudtrail(trail.home_region if trail else baseline.home_region if baseline else "")
-    return verify(execute(planned.calls, client), arn, client, baseline, policy), planned
+    region = trail.home_region if trail else baseline.home_region if baseline else ""
+    made = execute(planned.calls, lambda service: clients(service, region))
+    return verify(made, arn, clients("cloudtrail", region), baseline, policy), planned

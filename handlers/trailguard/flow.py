@@ -19,7 +19,7 @@ from .fix import ActionResult, Plan, revert
 from .judge import CallVerdict, TrailState, judge_call
 from .read import ClientFactory, read_call, read_extras, read_trails
 from .render.fix import describe_actions
-from .rules import REGISTRY, Finding
+from .rules import Finding
 from .send import Outcome, Sender, deliver
 from .state_table import ACCOUNT_KEY, StateTable, fingerprint
 from .sweep import plan_sweep
@@ -40,7 +40,14 @@ class Runtime:
     senders: Mapping[str, Sender]
     regions: Callable[[], list[str]]
     identity: Callable[[], str] = lambda: ""  # the detector's own caller ARN (STS), asked once when needed
+    others: Callable[[str, str], Any] | None = None  # (service, region) -> client, for a fix of another service
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=16))
+
+    def client(self, service: str, region: str) -> Any:
+        """A client of ``service`` in ``region``: CloudTrail's from its cache, another's from ``others``."""
+        if service == "cloudtrail" or self.others is None:
+            return self.cloudtrail(region)
+        return self.others(service, region)
 
     def is_own(self, actor_arn: str) -> bool:
         """Whether a call was made by the detector itself (its role, any session)."""
@@ -129,13 +136,13 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     taken = claim.result()
     if taken.duplicate:
         return HandlerResult("duplicate", call.event_id, call.event_name, verdict.trail_arn)
-    if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
-        record_baseline(verdict.trail, verdict.baseline, rt)
+    if verdict.trail is not None and not any(f.counted for f in verdict.findings if f.trail_arn == verdict.trail_arn):
+        record_baseline(verdict.trail, verdict.baseline, rt)  # compliant, or exempt from all it breaks
     counted = verdict.counted
     if not counted and not taken.alert_json:
         rt.table.record(call.event_id, "", (), done=True)
         return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
-    results, planned = revert(verdict, rt.config.remediation_mode, rt.config.policy, rt.table, rt.cloudtrail) \
+    results, planned = revert(verdict, rt.config.remediation_mode, rt.config.policy, rt.table, rt.client) \
         if counted else ([], Plan())  # fmt: skip
     region = verdict.trail.home_region if verdict.trail else call.trail.region
     action = describe_actions(rt.config.remediation_mode, results, planned.why_not, region)

@@ -20,6 +20,7 @@ from .exemptions import Exemption
 from .rules import REGISTRY, Facts, Finding, in_order
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .rules.not_evaluable import NOT_EVALUABLE
+from .rules.organization_trail_elsewhere import ORGANIZATION_TRAIL_ELSEWHERE
 from .rules.trail_deleted import TRAIL_DELETED
 
 Outcome = Literal["compliant", "findings", "unknown"]
@@ -66,10 +67,10 @@ class TrailState:
         parsed = TrailArn.parse(self.arn)
         return parsed.account if parsed else ""
 
-    def facts(self, policy: Policy, ident: str = "", region: str = "") -> Facts:
+    def facts(self, policy: Policy, ident: str = "") -> Facts:
         return Facts(
             self.description, self.status or {}, self.selectors or {}, self.baseline,
-            policy.allowed_excluded_sources, ident, region,
+            policy.allowed_excluded_sources, ident,
         )  # fmt: skip
 
 
@@ -100,6 +101,7 @@ class AccountVerdict:
     account: str
     trails: tuple[TrailVerdict, ...]
     findings: tuple[Finding, ...] = field(default=())
+    unread_regions: tuple[str, ...] = ()
 
     @property
     def covered(self) -> bool:
@@ -114,14 +116,14 @@ class AccountVerdict:
     def counted(self) -> list[Finding]:
         return [f for f in self.all_findings if f.counted]
 
-    def outcome(self, unread_regions: bool = False) -> Outcome:
+    def outcome(self) -> Outcome:
         """The one verdict. ``findings`` when a counted finding says drift; ``unknown`` when the rest could not
-        be told (a trail or region unread; an organization trail judged elsewhere, ``low``, does not make it
-        unknown); ``compliant`` otherwise. Exempt and advisory findings never count."""
+        be told (a trail or a region unread); ``compliant`` when a compliant trail covers the account and no
+        finding counts. Exempt and advisory findings never count."""
         counted = self.counted
         if any(not REGISTRY[f.rule].unknown for f in counted):
             return "findings"
-        if unread_regions or any(f.severity != "low" for f in counted) or not self.covered:
+        if counted or self.unread_regions or not self.covered:
             return "unknown"
         return "compliant"
 
@@ -147,23 +149,17 @@ def _judge(state: TrailState, account: str, policy: Policy) -> TrailVerdict:
             f"Trail {state.name!r} is an organization trail owned by account {state.owner_account}; "
             "it can only be judged from there."
         )
-        return TrailVerdict(state, (NOT_EVALUABLE.finding(message, facts, account=account, severity="low"),), False)
+        return TrailVerdict(state, (ORGANIZATION_TRAIL_ELSEWHERE.finding(message, facts, account=account),), False)
     if state.error or state.status is None or state.selectors is None:
         message = f"Trail {state.name!r} could not be read: {state.error or 'no status or selectors'}."
         return TrailVerdict(state, (NOT_EVALUABLE.finding(message, facts, account=account),), False)
     return TrailVerdict(state, tuple(evaluate_trail(facts, account)), evaluated=True)
 
 
-def _exempted(verdict: AccountVerdict, policy: Policy) -> AccountVerdict:
+def _exempted(findings: Sequence[Finding], account: str, policy: Policy) -> tuple[Finding, ...]:
     if not policy.exemptions:
-        return verdict
-    date, account = policy.date, verdict.account
-
-    def apply(findings: Sequence[Finding]) -> tuple[Finding, ...]:
-        return tuple(exempting.apply(findings, policy.exemptions, account, date))
-
-    trails = tuple(replace(t, findings=apply(t.findings)) for t in verdict.trails)
-    return replace(verdict, trails=trails, findings=apply(verdict.findings))
+        return tuple(findings)
+    return tuple(exempting.apply(findings, policy.exemptions, account, policy.date))
 
 
 def evaluate_account(
@@ -180,10 +176,11 @@ def evaluate_account(
     When no trail is compliant but some trail or region could not be read, the account's verdict is
     unknown (``not-evaluable``), not drift.
     """
-    verdicts = [_judge(t, account, policy) for t in trails]
-    where = Facts(region=region)
+    judged = [_judge(t, account, policy) for t in trails]
+    verdicts = [replace(v, findings=_exempted(v.findings, account, policy)) for v in judged]
+    where, unread = Facts(region=region), tuple(unread_regions)
     if any(v.compliant for v in verdicts):
-        return _exempted(AccountVerdict(account, tuple(verdicts)), policy)
+        return AccountVerdict(account, tuple(verdicts), unread_regions=unread)
     unjudged = [v for v in verdicts if not v.evaluated]
     if unjudged or unread_regions:
         gaps = [f"{len(unjudged)} trail(s) could not be judged"] if unjudged else []
@@ -193,17 +190,18 @@ def evaluate_account(
             "so whether the account logs all management events is unknown."
         )
         unknown = NOT_EVALUABLE.finding(message, where, account=account)
-        return _exempted(AccountVerdict(account, tuple(verdicts), (unknown,)), policy)
-    escalated = [
-        replace(v, findings=tuple(replace(f, severity="critical") if f.severity == "high" else f for f in v.findings))
+        return AccountVerdict(account, tuple(verdicts), (unknown,), unread)
+    escalated = [  # what counts is critical now: nothing covers the account
+        replace(v, findings=tuple(replace(f, severity="critical") if f.counted and f.severity == "high" else f
+                                  for f in v.findings))
         for v in verdicts
-    ]
+    ]  # fmt: skip
     count = len(verdicts)
     fix = (" Fix the trail, or create one:" if count == 1 else f" Fix one of the {count} trails, or create one:"
            if count else " Create one:")  # fmt: skip
     message = f"No trail in account {account} logs all management events from every region.{fix}"
     finding = NO_COMPLIANT_TRAIL.finding(message, where, account=account)
-    return _exempted(AccountVerdict(account, tuple(escalated), (finding,)), policy)
+    return AccountVerdict(account, tuple(escalated), (finding,), unread)
 
 
 # --- a watched call, judged -------------------------------------------------------------------------------
@@ -268,7 +266,7 @@ def judge_call(  # noqa: PLR0917 - the call's trail, as the event named it, then
         facts = Facts(gone, baseline=reading.baseline, region=region)
         deleted = TRAIL_DELETED.finding(message, facts, account=account,
                                         severity="high" if verdict.covered else "critical")  # fmt: skip
-        (deleted,) = _exempted(AccountVerdict(account, (), (deleted,)), policy).findings
+        (deleted,) = _exempted([deleted], account, policy)
         return CallVerdict(None, (deleted, *verdict.findings), reading.baseline)
     alone = evaluate_account(account, [reading.trail], policy, region)
     if alone.covered:

@@ -22,9 +22,8 @@ from .aws import (
     WORKERS,
     AuditAborted,
     abort_reason,
-    describe_error,
     error_code,
-    missing_permission,
+    explain,
     rejected_credentials,
 )
 from .baseline import Baseline
@@ -43,7 +42,7 @@ def enabled_regions(ec2: EC2Client) -> list[str]:
         regions = ec2.describe_regions(AllRegions=False)["Regions"]
     except (BotoCoreError, ClientError) as error:
         raise AuditAborted(
-            abort_reason(error) or f"Could not list the account's regions: {describe_error(error)}."
+            abort_reason(error) or f"Could not list the account's regions: {explain(error, 'ec2')}."
         ) from error
     return sorted(r["RegionName"] for r in regions)
 
@@ -118,9 +117,7 @@ class _Reader:
             reason = abort_reason(error)
             if self.abort and reason and not (kind == "describe" and rejected_credentials(error)):
                 raise AuditAborted(reason)
-            message = describe_error(error)
-            lacking = missing_permission(error)
-            message += f" (the caller lacks {lacking})" if lacking else ""
+            message = explain(error)
             if kind in ("describe", "list"):
                 self.region_errors[key] = message + (" (is the region enabled for the account?)" if reason else "")
                 self.rejected.append(reason or "")
@@ -179,7 +176,7 @@ def read_account(
                 reader.account = caller_account()
             except (BotoCoreError, ClientError) as error:
                 raise AuditAborted(
-                    abort_reason(error) or f"Could not tell the account: {describe_error(error)}."
+                    abort_reason(error) or f"Could not tell the account: {explain(error, 'sts')}."
                 ) from error
         for arn in reader.deferred:
             if not _owned_elsewhere(reader.descriptions[arn], reader.account):

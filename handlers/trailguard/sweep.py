@@ -55,7 +55,7 @@ def plan_sweep(
     stored = table.baselines(t.arn for t in state.trails)
     trails = [replace(t, baseline=stored.get(t.arn)) for t in state.trails]
     verdict = evaluate_account(state.account, trails, policy, home, sorted(state.region_errors))
-    refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.compliant], table)
+    refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.evaluated and not t.counted], table)
     now = {t.trail.arn: fingerprint(f.rule for f in t.counted) for t in verdict.trails}
     now[ACCOUNT_KEY] = fingerprint(f.rule for f in verdict.findings if f.counted)
     before = table.reported(now)
@@ -66,7 +66,7 @@ def plan_sweep(
             alert = sweep_alert(
                 f"sweep:{sweep_id}:{trail.arn}", judged.counted, what=f"trail {trail.name} in {trail.home_region}",
                 region=trail.home_region, account=state.account, action=action,
-                trail_name=trail.name, trail_arn=trail.arn,
+                trail_name=trail.name, trail_arn=trail.arn, exempt=judged.exempt,
             )  # fmt: skip
             report.alerts.append((trail.arn, now[trail.arn], alert))
     if now[ACCOUNT_KEY] != before.get(ACCOUNT_KEY, ""):

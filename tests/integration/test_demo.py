@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trailguard_dev.demo import ATTACKS, BENIGN
+from trailguard_dev.demo import ATTACKS, BENIGN, _fit
 
 from .conftest import run_trailguard
 
@@ -18,8 +18,8 @@ def test_demo_plays_every_scenario_and_each_comes_out_as_expected() -> None:
     assert done.stdout.rstrip().endswith("Every scenario came out as expected.")
     summary = done.stdout[done.stdout.index("\nSummary\n") :].splitlines()[3:-2]
     rows = [(line[2:17].strip(), line[18:90].strip(), line[91:106].strip(), line.rstrip()[-3:]) for line in summary]
-    expected = [("alert only", s.title[:72], s.status, "yes") for s in ATTACKS + BENIGN]
-    expected += [("remediation on", s.title[:72], s.status, "yes") for s in ATTACKS]
+    expected = [("alert only", _fit(s.title, 72), s.status, "yes") for s in ATTACKS + BENIGN]
+    expected += [("remediation on", _fit(s.title, 72), s.status, "yes") for s in ATTACKS]
     assert rows == expected
     # the story people see: the Slack message rendered from its blocks, the email, the timing, the reverts
     assert done.stdout.count("Slack, as people read it:") == len(ATTACKS) * 2 + 2  # + the notice and the duplicate

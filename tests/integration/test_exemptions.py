@@ -80,7 +80,7 @@ def test_an_expired_exemption_counts_again_and_says_so(tmp_path: Path, estate: s
     )
 
     assert done.code == 1
-    assert "exemption expired on 2020-01-31 (S3 data events only); it counts again" in done.stdout
+    assert "exemption expired: it applied through 2020-01-31 (S3 data events only); it counts again" in done.stdout
 
 
 def test_a_tag_on_the_trail_exempts_nothing(estate: str) -> None:
@@ -148,9 +148,24 @@ def test_an_exempt_finding_is_never_reverted(exempting: Detector, estate: str, m
     result = exempting.run(event("stoplogging_cli", trail="s3-data"))
 
     assert result["status"] == "drift"
-    assert [a["action"] for a in result["actions"]] == ["StartLogging"]  # the stop, not the exempt selectors
+    assert [(a["action"], a["result"]) for a in result["actions"]] == [("StartLogging", "done")]  # not the selectors
+    assert cloudtrail().get_trail_status(Name="s3-data")["IsLogging"] is True
     selectors = cloudtrail().get_event_selectors(TrailName="s3-data")
     assert selectors["EventSelectors"][0]["IncludeManagementEvents"] is False
+
+
+def test_the_sweep_says_a_trail_reported_before_is_now_exempt_not_compliant(
+    detector: Detector, estate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = detector.run(scheduled())
+    monkeypatch.setenv("EXEMPTIONS_FILE", exemptions_file(tmp_path, data_exemption()))
+    monkeypatch.setattr(drift_handler, "_runtime", None)
+    second = detector.run(scheduled())
+
+    assert first["status"] == "drift" and second["status"] == "compliant"
+    texts = detector.slack_texts()
+    assert len(texts) == 2 and "is no longer reported: its findings are exempt" in texts[1]
+    assert "compliant again" not in texts[1]
 
 
 def test_the_sweep_leaves_an_exempt_trail_quiet(exempting: Detector, estate: str) -> None:

@@ -141,7 +141,7 @@ def test_foreign_organization_trail_is_listed_but_never_read(aws: Emulator, trai
     assert read == [own]
     org = next(t for t in verdict.trails if t.trail.name == "org-trail")
     assert not org.evaluated and not org.compliant
-    assert [(f.rule, f.severity) for f in org.findings] == [("not-evaluable", "low")]
+    assert [(f.rule, f.severity) for f in org.findings] == [("organization-trail-elsewhere", "low")]
     assert "999988887777" in org.findings[0].message
     assert verdict.covered
     assert verdict.compliant  # an organization trail judged elsewhere (low) does not make the verdict unknown

@@ -68,7 +68,7 @@ def test_foreign_organization_trail_alone_is_not_evaluable_not_drift() -> None:
     (trail_verdict,) = verdict.trails
     assert not trail_verdict.evaluated
     assert not trail_verdict.compliant
-    assert severities(trail_verdict.findings) == [("not-evaluable", "low")]
+    assert severities(trail_verdict.findings) == [("organization-trail-elsewhere", "low")]
     assert OTHER_ACCOUNT in trail_verdict.findings[0].message
     assert rules(verdict.findings) == ["not-evaluable"]
     assert not verdict.covered
@@ -103,7 +103,7 @@ def test_foreign_organization_trail_next_to_a_compliant_trail_leaves_the_account
 
     assert verdict.covered
     assert verdict.compliant  # an organization trail judged elsewhere (low) does not make the verdict unknown
-    assert severities(verdict.all_findings) == [("not-evaluable", "low")]
+    assert severities(verdict.all_findings) == [("organization-trail-elsewhere", "low")]
 
 
 def test_drifted_trail_next_to_a_foreign_organization_trail_stays_high_while_the_account_is_unknown() -> None:

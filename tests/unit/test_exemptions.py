@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 import pytest
@@ -97,7 +98,7 @@ def test_an_expired_exemption_stops_applying_and_says_it_expired() -> None:
             lines.append(text)
 
     table(verdict, ["us-east-1"], {}, Out())  # type: ignore[arg-type]
-    assert "exemption expired on 2026-11-27" in "".join(lines)
+    assert "exemption expired: it applied through 2026-11-27" in "".join(lines)
 
 
 def test_an_exemption_applies_through_its_expiry_day() -> None:
@@ -182,3 +183,122 @@ def test_a_bad_entry_is_one_sentence_naming_it(entry: Any, says: str) -> None:
 def test_a_file_that_is_not_a_list_is_refused(text: str, says: str) -> None:
     with pytest.raises(ExemptionError, match=says):
         exemptions.parse(text, "ex.json")
+
+
+# --- what the review found ---------------------------------------------------------------------------------
+
+
+def test_exempt_findings_keep_their_severity_when_nothing_covers_the_account() -> None:
+    verdict = judged(trail("s3-data", S3_ONLY, IsLogging=False), with_policy=policy(DATA_TRAIL))
+    by_rule = {f.rule: f for f in verdict.all_findings}
+    assert by_rule["management-events-excluded"].severity == "high"  # exempt: not escalated
+    assert by_rule["logging-stopped"].severity == "critical"  # counted: escalated
+
+
+def test_not_evaluable_is_never_exempt_even_by_star() -> None:
+    unreadable = TrailState(trail("broken").description, error="GetTrailStatus: AccessDenied")
+    verdict = judged(trail("main"), unreadable, with_policy=policy({"trail": "*", "rules": ["*"], "reason": "r"}))
+    assert verdict.outcome() == "unknown" and [f.rule for f in verdict.counted] == ["not-evaluable"]
+    with pytest.raises(ExemptionError, match="not-evaluable can never be exempted"):
+        exemptions.parse(json.dumps([{"trail": "x", "rules": ["not-evaluable"], "reason": "r"}]))
+
+
+def test_unread_regions_make_the_verdict_unknown_on_the_verdict_itself() -> None:
+    verdict = evaluate_account(ACCOUNT, [trail("main")], Policy(), "us-east-1", ["eu-west-1"])
+    assert verdict.covered and verdict.outcome() == "unknown" and not verdict.compliant
+
+
+def test_an_organization_trail_of_another_account_is_advisory_beside_a_compliant_trail() -> None:
+    other = TrailState(
+        {"Name": "org", "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org", "IsOrganizationTrail": True}
+    )
+    verdict = judged(trail("main"), other)
+    assert [f.rule for f in verdict.all_findings] == ["organization-trail-elsewhere"]
+    assert verdict.compliant and not verdict.counted
+    assert report(verdict, ["us-east-1"], {})["findings"][0]["counted"] is False
+
+
+def test_a_revert_never_undoes_what_an_exemption_allows_through_a_shared_fix() -> None:
+    from trailguard.fix import plan
+
+    selectors = {
+        "AdvancedEventSelectors": [
+            {
+                "Name": "reads, without RDS Data",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Management"]},
+                    {"Field": "readOnly", "Equals": ["true"]},
+                    {"Field": "eventSource", "NotEquals": ["rdsdata.amazonaws.com"]},
+                ],
+            }
+        ]
+    }
+    entry = {"trail": "main", "rules": ["management-sources-excluded"], "reason": "RDS Data API is too noisy"}
+    state = trail("main", selectors)
+    verdict = judged(trail("other"), state, with_policy=policy(entry))
+    findings = [f for f in verdict.all_findings if f.trail_arn == state.arn]
+
+    assert {(f.rule, f.counted) for f in findings} == {
+        ("management-events-partial", True),
+        ("management-sources-excluded", False),
+    }
+    planned = plan(state.facts(Policy(), ident=state.arn), findings)
+    assert planned.calls == ()
+    assert "management-events-partial (its fix would undo the exempt management-sources-excluded)" in planned.why_not
+
+
+def test_the_read_back_after_a_revert_judges_with_the_exemptions() -> None:
+    from trailguard.fix import ActionResult, verify
+
+    data = trail("s3-data", S3_ONLY)
+
+    class Client:
+        def describe_trails(self, **_: Any) -> dict[str, Any]:
+            return {"trailList": [dict(data.description)]}
+
+        def get_trail_status(self, **_: Any) -> dict[str, Any]:
+            return {"IsLogging": True}
+
+        def get_event_selectors(self, **_: Any) -> dict[str, Any]:
+            return S3_ONLY
+
+    done = [ActionResult("StartLogging", "done", {"Name": data.arn})]
+    assert verify(done, data.arn, Client(), None, policy(DATA_TRAIL)) == done
+    assert verify(done, data.arn, Client(), None, Policy())[0].result == "failed"
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ({"trail": "x", "rules": ["*"], "reason": "r", "account": None}, "12-digit account id, not null"),
+        ({"trail": "x", "rules": ["*"], "reason": "r", "account": 0}, "12-digit account id, not 0"),
+        ({"trail": "trail/x", "rules": ["*"], "reason": "r"}, "neither a trail ARN nor a trail name"),
+        ({"trail": "ARN:aws:cloudtrail:us-east-1:111122223333:trail/x", "rules": ["*"], "reason": "r"}, "neither"),
+    ],
+)
+def test_more_bad_entries_are_refused(entry: dict[str, Any], says: str) -> None:
+    with pytest.raises(ExemptionError, match=re.escape(says)):
+        exemptions.parse(json.dumps([entry]))
+
+
+def test_a_key_twice_in_one_entry_is_refused() -> None:
+    with pytest.raises(ExemptionError, match="names 'trail' twice"):
+        exemptions.parse('[{"trail": "a", "trail": "b", "rules": ["*"], "reason": "r"}]')
+
+
+def test_only_star_is_a_wildcard_and_a_byte_order_mark_is_fine() -> None:
+    with pytest.raises(ExemptionError, match="neither a trail ARN nor a trail name"):
+        exemptions.parse('[{"trail": "s3-dat?", "rules": ["*"], "reason": "r"}]')
+    (star,) = exemptions.parse('\ufeff[{"trail": "s3-*a", "rules": ["*"], "reason": "r"}]')
+    assert judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=Policy(exemptions=(star,))).compliant
+    assert not judged(trail("main"), trail("s3-dat", S3_ONLY), with_policy=Policy(exemptions=(star,))).compliant
+
+
+def test_an_entry_that_matches_nothing_is_reported() -> None:
+    typo = {"trail": "s3-dta", "rules": ["management-events-excluded"], "reason": "typo"}
+    verdict = judged(trail("main"), trail("s3-data", S3_ONLY), with_policy=policy(DATA_TRAIL, typo))
+    entries = exemptions.parse(json.dumps([DATA_TRAIL, typo]))
+
+    assert exemptions.unused(entries, verdict.all_findings, ACCOUNT) == [2]
+    document = report(verdict, ["us-east-1"], {}, entries)
+    assert [e["matched"] for e in document["exemptions"]] == [True, False]

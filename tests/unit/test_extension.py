@@ -1,5 +1,6 @@
 """The extension point, proven: a rule added in one unit is picked up by the evaluator, the fixes and their
-renderings, the revert, the stack's grants and the README check, with nothing else edited."""
+renderings, the revert, the stack's grants (and cdk-nag) and the README check, with nothing else edited;
+even when its fix calls another service than CloudTrail."""
 
 from __future__ import annotations
 
@@ -10,35 +11,41 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stacks.detector import remediation_actions
-from trailguard.baseline import Baseline
-from trailguard.fix import plan
+from trailguard.fix import execute, plan
 from trailguard.judge import Policy, TrailState, evaluate_account, evaluate_trail
 from trailguard.render.fix import cli, cloudformation, terraform
 from trailguard.rules import REGISTRY, Call, Facts, Rule, example, register
 
-from .test_rule_table import README, readme_problems
+from .test_rule_table import README, needed_actions, readme_problems
 
-NEW = "logs-not-encrypted"
+NEW = "log-key-disabled"
+KEY = "arn:aws:kms:us-east-1:111122223333:key/k1"
 
 
 def _check(facts: Facts) -> str | None:
-    return None if facts.description.get("KmsKeyId") else f"Trail {facts.name!r} does not encrypt its logs with KMS."
+    if facts.status.get("LatestDeliveryError") != "KMS.DisabledException":
+        return None
+    return f"Trail {facts.name!r} cannot encrypt its logs: its KMS key is disabled."
 
 
 def _fix(facts: Facts) -> list[Call]:
-    key = facts.baseline.trail.get("KmsKeyId") if facts.baseline else None
-    return [("UpdateTrail", {"Name": facts.target, "KmsKeyId": key})] if key else []
+    return [("kms:EnableKey", {"KeyId": str(facts.description.get("KmsKeyId"))})]
+
+
+def _example() -> Facts:
+    return example({"KmsKeyId": KEY}, status={"LatestDeliveryError": "KMS.DisabledException"})
 
 
 @pytest.fixture
 def new_rule() -> Iterator[Rule]:
     rule = register(
-        Rule(id=NEW, severity="low", meaning="The trail's logs are not encrypted with a KMS key.", check=_check,
-             fix=_fix, revert_actions=("cloudtrail:UpdateTrail", "kms:GenerateDataKey"), revert_order=15)
+        Rule(id=NEW, severity="high", meaning="The trail's KMS key is disabled.", check=_check, fix=_fix,
+             revert_actions=("kms:EnableKey",), revert_order=15, example=_example)
     )  # fmt: skip
     try:
         yield rule
@@ -47,59 +54,77 @@ def new_rule() -> Iterator[Rule]:
 
 
 def test_the_evaluator_the_fixes_and_their_renderings_pick_a_new_rule_up(new_rule: Rule) -> None:
-    with_key = example({"KmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/k1"})
-    facts = example(baseline=Baseline.of(with_key.description, with_key.selectors))
-    found = evaluate_trail(facts)
-    assert [f.rule for f in found] == ["destination-changed", NEW]  # in revert order: 10, then 15
-    finding = found[1]
+    facts = _example()
+    found = {f.rule: f for f in evaluate_trail(facts)}
 
-    assert finding.rule == NEW and finding.severity == "low" and finding.counted
-    assert cli(finding.calls, finding.region) == (
-        "aws cloudtrail update-trail --region us-east-1 --name example "
-        "--kms-key-id arn:aws:kms:us-east-1:111122223333:key/k1"
-    )
-    key = '"arn:aws:kms:us-east-1:111122223333:key/k1"'
-    assert cloudformation(finding.calls) == f"AWS::CloudTrail::Trail KMSKeyId: {key}"
-    assert terraform(finding.calls) == f"aws_cloudtrail kms_key_id = {key}"
-    assert plan(replace(facts, ident=str(facts.arn)), [finding]).calls == (
-        ("UpdateTrail", {"Name": str(facts.arn), "KmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/k1"}),
-    )
+    finding = found[NEW]
+    assert finding.severity == "high" and finding.counted
+    assert cli(finding.calls, finding.region) == f"aws kms enable-key --region us-east-1 --key-id {KEY}"
+    assert (cloudformation(finding.calls), terraform(finding.calls)) == ("-", "-")  # no trail property to set
+    assert needed_actions(finding.calls) == set(new_rule.revert_actions)
+    planned = plan(replace(facts, ident=str(facts.arn)), [finding])
+    assert planned.calls == (("kms:EnableKey", {"KeyId": KEY}),)
+
+
+def test_a_revert_makes_another_services_call_with_that_services_client(new_rule: Rule) -> None:
+    made: list[tuple[str, dict[str, Any]]] = []
+
+    class Kms:
+        def enable_key(self, **arguments: Any) -> None:
+            made.append(("kms", arguments))
+
+    results = execute([("kms:EnableKey", {"KeyId": KEY}), ("kms:NoSuchCall", {})], {"kms": Kms()}.__getitem__)
+
+    assert made == [("kms", {"KeyId": KEY})]
+    assert [(r.action, r.result) for r in results] == [("kms:EnableKey", "done"), ("kms:NoSuchCall", "failed")]
 
 
 def test_the_stack_grants_and_the_readme_check_pick_a_new_rule_up(new_rule: Rule) -> None:
-    assert "kms:GenerateDataKey" in remediation_actions()
+    from aws_cdk.assertions import Match
+
+    from tests.stacks.conftest import HOME_STACK, settings_from, synth
+
+    assert "kms:EnableKey" in remediation_actions()
     assert f"no README row for {NEW}" in readme_problems(README.read_text())
+    home = synth(settings_from({"remediationMode": "on"}))[HOME_STACK]  # cdk-nag passes, with a written reason
+    statement = {"Sid": "RevertKms", "Action": "kms:EnableKey", "Effect": "Allow", "Resource": Match.any_value()}
+    home.has_resource_properties(
+        "AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(statement)])}}
+    )
 
 
 def test_an_advisory_rule_is_shown_but_never_counted_or_reverted(new_rule: Rule) -> None:
     del REGISTRY[NEW]
     register(replace(new_rule, advisory=True))
-    state = TrailState(example().description, {"IsLogging": True}, example().selectors)
+    facts = _example()
+    state = TrailState(facts.description, facts.status, facts.selectors)
     verdict = evaluate_account("111122223333", [state])
 
-    assert [f.rule for f in verdict.all_findings] == [NEW]
-    assert verdict.compliant and verdict.covered and not verdict.counted
-    assert plan(state.facts(Policy(), ident=state.arn), verdict.all_findings).calls == ()
-    assert "kms:GenerateDataKey" not in remediation_actions()
+    (mine,) = [f for f in verdict.all_findings if f.rule == NEW]
+    assert not mine.counted and mine not in verdict.counted
+    assert [f.rule for f in verdict.counted] == ["delivery-failing", "no-compliant-trail"]  # the error still counts
+    assert all(op != "kms:EnableKey" for op, _ in plan(state.facts(Policy(), ident=state.arn), [mine]).calls)
+    assert "kms:EnableKey" not in remediation_actions()
 
 
 def test_a_new_module_in_the_rules_folder_is_registered_without_any_other_edit(tmp_path: Path) -> None:
     """A fresh interpreter, on a copy of the shipped code with one more file in rules/."""
     handlers = Path(__file__).resolve().parents[2] / "handlers"
     copy = tmp_path / "handlers"
-    shutil.copytree(handlers, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "trailguard" / "rules" / "logs_not_encrypted.py").write_text(
+    shutil.copytree(handlers, copy, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (copy / "trailguard" / "rules" / "log_key_disabled.py").write_text(
         textwrap.dedent(f'''
         from .registry import Rule, register
 
-        register(Rule(id="{NEW}", severity="low", meaning="The trail's logs are not encrypted with a KMS key.",
-                      check=lambda facts: None if facts.description.get("KmsKeyId") else "not encrypted"))
+        register(Rule(id="{NEW}", severity="high", meaning="The trail's KMS key is disabled.",
+                      check=lambda facts: "disabled" if facts.status.get("LatestDeliveryError") else None))
         ''')
     )
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "from trailguard.judge import evaluate_trail; from trailguard.rules import REGISTRY, example; "
-        f"print(REGISTRY[{NEW!r}].severity, [f.rule for f in evaluate_trail(example())])"
+        "facts = example(status={'LatestDeliveryError': 'x'}); "
+        f"print(REGISTRY[{NEW!r}].severity, [f.rule for f in evaluate_trail(facts)])"
     )
     done = subprocess.run([sys.executable, "-I", "-c", probe, str(copy)], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == f"low ['{NEW}']"
+    assert done.stdout.strip() == f"high ['{NEW}', 'delivery-failing']"

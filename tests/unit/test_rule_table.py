@@ -14,7 +14,7 @@ import pytest
 
 from trailguard.baseline import DESTINATIONS, TRAIL_FLAGS
 from trailguard.judge import evaluate_trail
-from trailguard.rules import REGISTRY, SEVERITIES, Call, Facts, Rule, in_order, revert_actions
+from trailguard.rules import REGISTRY, SEVERITIES, Call, Facts, Rule, in_order, revert_actions, service_of
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -38,7 +38,7 @@ def readme_problems(text: str) -> list[str]:
 
 def needed_actions(calls: tuple[Call, ...]) -> set[str]:
     """The IAM actions these calls need, as the IAM service authorisation reference says."""
-    needed = {f"cloudtrail:{operation}" for operation, _ in calls}
+    needed = {":".join(service_of(operation)) for operation, _ in calls}
     for _, arguments in calls:
         if "TagsList" in arguments:
             needed.add("cloudtrail:AddTags")  # tags given at creation are authorised as AddTags
@@ -75,7 +75,7 @@ def test_every_rule_is_complete(rule: Rule) -> None:
     assert rule.severity in SEVERITIES
     assert rule.scope in ("trail", "account")
     assert rule.meaning.endswith(".") and len(rule.meaning.split(". ")) <= 2
-    assert all(re.fullmatch(r"(cloudtrail:[A-Z][A-Za-z]+|iam:PassRole)", a) for a in rule.revert_actions)
+    assert all(re.fullmatch(r"[a-z0-9-]+:[A-Z][A-Za-z0-9]+", a) for a in rule.revert_actions)
     if rule.revertible:
         assert rule.revert_actions, "a rule that is reverted declares the IAM its calls need"
         assert rule.example is not None, "a revertible rule shows an example its fix repairs"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from .. import exemptions
+from ..exemptions import Exemption
 from ..judge import AccountVerdict, Outcome, TrailVerdict
 from ..rules import REGISTRY, Finding
 from .fix import cli, cloudformation, terraform
@@ -17,7 +19,9 @@ EXIT_CODES: dict[Outcome, int] = {"compliant": 0, "findings": 1, "unknown": 2}
 
 
 def verdict(account: AccountVerdict, region_errors: Mapping[str, str]) -> Outcome:
-    return account.outcome(bool(region_errors))
+    """The one verdict (``region_errors`` the regions that could not be read, as the judgement was told)."""
+    outcome = account.outcome()
+    return "unknown" if region_errors and outcome == "compliant" else outcome
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
@@ -50,8 +54,19 @@ def _exempt_json(trail: TrailVerdict) -> dict[str, Any] | None:
     return {"reason": "; ".join(reasons), "rules": [f.rule for f in waived]}
 
 
-def report(account: AccountVerdict, regions: Sequence[str], region_errors: Mapping[str, str]) -> dict[str, Any]:
-    """The ``--json`` document: the account, its one verdict, every finding, every trail."""
+def _exemptions_json(account: AccountVerdict, entries: Sequence[Exemption]) -> list[dict[str, Any]]:
+    idle = set(exemptions.unused(entries, account.all_findings, account.account))
+    return [
+        {"trail": e.trail, "account": e.account or None, "rules": list(e.rules), "reason": e.reason,
+         "expires": e.expires.isoformat() if e.expires else None, "matched": n not in idle}
+        for n, e in enumerate(entries, 1)
+    ]  # fmt: skip
+
+
+def report(
+    account: AccountVerdict, regions: Sequence[str], region_errors: Mapping[str, str], entries: Sequence[Exemption] = ()
+) -> dict[str, Any]:
+    """The ``--json`` document: the account, its one verdict, every finding, every trail, every exemption."""
     said = verdict(account, region_errors)
     return {
         "account": account.account,
@@ -76,6 +91,7 @@ def report(account: AccountVerdict, regions: Sequence[str], region_errors: Mappi
         ],
         "regions": list(regions),
         "errors": [{"region": r, "message": m} for r, m in sorted(region_errors.items())],
+        "exemptions": _exemptions_json(account, entries),
     }
 
 
@@ -117,7 +133,7 @@ def _last_line(account: AccountVerdict, said: Outcome, region_errors: Mapping[st
         return f"compliant{quiet}."
     if said == "findings":
         return f"not compliant: {counted} finding(s) count{quiet}."
-    unread = f"{len(region_errors)} region(s) could not be read" if region_errors else "some trails could not be read"
+    unread = f"{len(region_errors)} region(s) could not be read" if region_errors else "some trails could not be judged"
     return f"could not evaluate: {unread}, so the verdict is unknown{quiet}."
 
 
@@ -128,7 +144,7 @@ def _finding_lines(finding: Finding) -> list[str]:
         until = f" (until {waiver.expires})" if waiver.expires else ""
         lines.append(f"    exempt:   {waiver.reason}{until}; not counted")
     elif waiver and waiver.expired:
-        lines.append(f"    exemption expired on {waiver.expires} ({waiver.reason}); it counts again")
+        lines.append(f"    exemption expired: it applied through {waiver.expires} ({waiver.reason}); it counts again")
     if finding.calls:
         lines.append(f"    fix now:  {cli(finding.calls, finding.region)}")
         lines.append(f"    in code:  CloudFormation {cloudformation(finding.calls)}")
@@ -138,7 +154,13 @@ def _finding_lines(finding: Finding) -> list[str]:
     return lines
 
 
-def table(account: AccountVerdict, regions: Sequence[str], region_errors: Mapping[str, str], out: TextIO) -> None:
+def table(
+    account: AccountVerdict,
+    regions: Sequence[str],
+    region_errors: Mapping[str, str],
+    out: TextIO,
+    entries: Sequence[Exemption] = (),
+) -> None:
     said = verdict(account, region_errors)
     rows = [("TRAIL", "HOME REGION", "VERDICT", "FINDINGS")]
     rows += [(t.trail.name, t.trail.home_region, _trail_label(t), _summary(t.findings)) for t in account.trails]
@@ -154,4 +176,7 @@ def table(account: AccountVerdict, regions: Sequence[str], region_errors: Mappin
         print("\nFindings and fixes:", file=out)
     for finding in findings:
         print("\n".join(_finding_lines(finding)), file=out)
+    for n in exemptions.unused(entries, findings, account.account):
+        entry = entries[n - 1]
+        print(f"\nexemption {n} (trail {entry.trail!r}) matched no finding: check its trail and rules.", file=out)
     print(f"\n{_last_line(account, said, region_errors)}", file=out)

@@ -18,6 +18,7 @@ SUBJECT_TITLES = {
     "failed-attempt": "failed attempt",
     "sweep-drift": "drift (sweep)",
     "sweep-compliant": "compliant again",
+    "sweep-exempt": "exempt now",
 }
 
 
@@ -72,6 +73,8 @@ def _email_finding(number: int, finding: AlertFinding) -> list[str]:
         lines.append(f"     Rule: {rule.meaning}")
     fix = clip(clean(finding.fix).strip(), 20_000)
     lines.append(f"     Fix:  {_indented(fix, '           ')}" if fix else "     Fix:  no command to paste.")
+    if finding.hint.strip():
+        lines.append(f"     Hint: {_value(finding.hint, 2000)}")
     return lines
 
 

@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..rules import Call
+from ..rules import Call, service_of
 
 # API argument -> (CloudFormation AWS::CloudTrail::Trail property, Terraform aws_cloudtrail argument)
 PROPERTIES = {
@@ -42,7 +42,8 @@ def cli(calls: Iterable[Call], region: str) -> str:
     """The calls as AWS CLI commands, joined with &&, every value quoted for the shell."""
     commands = []
     for operation, arguments in calls:
-        words = ["aws", "cloudtrail", _flag(operation)[2:], "--region", region]
+        service, name = service_of(operation)
+        words = ["aws", service, _flag(name)[2:], "--region", region]
         for key, value in arguments.items():
             if isinstance(value, bool):
                 words.append(_flag(key) if value else "--no-" + _flag(key)[2:])
@@ -58,6 +59,8 @@ def _properties(calls: Sequence[Call]) -> dict[str, Any]:
     """What the calls set on the trail, by API name (``IsLogging`` for StartLogging)."""
     wanted: dict[str, Any] = {}
     for operation, arguments in calls:
+        if service_of(operation)[0] != "cloudtrail":
+            continue  # only the trail's own properties are said in code here
         wanted.update(OPERATION_PROPERTIES.get(operation, {}))
         wanted.update({k: v for k, v in arguments.items() if k not in NAMING})
     return wanted

@@ -60,7 +60,11 @@ def _fields(pairs: list[tuple[str, str]]) -> Block:
 
 
 def _header(alert: Alert) -> Block:
-    icon = ":white_check_mark:" if alert.kind == "sweep-compliant" else EMOJI.get(alert.severity, ":white_circle:")
+    icon = (
+        ":white_check_mark:"
+        if alert.kind in ("sweep-compliant", "sweep-exempt")
+        else EMOJI.get(alert.severity, ":white_circle:")
+    )
     title = TITLES.get(alert.kind, "trailguard alert")
     trail = escape_slack(one_line(alert.trail_name)) or "(no trail)"
     text = f"{icon} {escape_slack(severity_label(alert)[:20])} · {title}: {trail}"
@@ -109,6 +113,8 @@ def _finding_text(number: int, finding: AlertFinding) -> str:
     if rule is not None:
         lines.append(f"_{escape_slack(rule.meaning)}_")
     lines.append(f"Fix:\n{code_block(finding.fix, 1500)}" if finding.fix.strip() else "Fix: no command to paste.")
+    if finding.hint.strip():
+        lines.append(f"Hint: {md(finding.hint, 600)}")
     return "\n".join(lines)
 
 

@@ -22,10 +22,12 @@ TITLES = {
     "failed-attempt": "Failed attempt to change CloudTrail",
     "sweep-drift": "CloudTrail drift found by the sweep",
     "sweep-compliant": "CloudTrail compliant again",
+    "sweep-exempt": "CloudTrail findings now exempt",
 }
 NO_FINDINGS = {
     "failed-attempt": "None: the call failed, so nothing changed.",
     "sweep-compliant": "None: the trail is compliant again.",
+    "sweep-exempt": "None counted: the trail's findings are exempt (see the exemptions file).",
 }
 
 

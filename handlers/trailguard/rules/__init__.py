@@ -21,6 +21,7 @@ from .registry import (
     in_order,
     register,
     revert_actions,
+    service_of,
     worst,
 )
 
@@ -41,5 +42,6 @@ __all__ = [
     "in_order",
     "register",
     "revert_actions",
+    "service_of",
     "worst",
 ]

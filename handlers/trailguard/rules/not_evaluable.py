@@ -9,10 +9,11 @@ NOT_EVALUABLE = register(
         id="not-evaluable",
         severity="medium",
         meaning=(
-            "The trail could not be judged from here: an organization trail owned by another account, "
-            "or its status or selectors could not be read. Never reported as compliant."
+            "The trail (or the account) could not be judged: its status or selectors, or a region, could not be "
+            "read. Never reported as compliant."
         ),
         revert_order=95,
+        exemptible=False,  # never reported as compliant, exemptions or not
         unknown=True,
     )
 )

@@ -21,7 +21,15 @@ from ..selectors import ALL_MANAGEMENT, Coverage, coverage
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 Scope = Literal["trail", "account"]
-Call = tuple[str, dict[str, Any]]  # an API operation and its arguments, e.g. ("StartLogging", {"Name": ...})
+# An API operation and its arguments: ("StartLogging", {"Name": ...}) for CloudTrail, "<service>:<Operation>"
+# for another service ("kms:EnableKey"); the IAM action it needs is "<service>:<Operation>" either way.
+Call = tuple[str, dict[str, Any]]
+
+
+def service_of(operation: str) -> tuple[str, str]:
+    """``("kms", "EnableKey")`` for ``"kms:EnableKey"``; CloudTrail's operations need no prefix."""
+    service, _, name = operation.rpartition(":")
+    return service or "cloudtrail", name
 
 
 @dataclass(frozen=True)
