@@ -33,7 +33,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, WATCHED_CALLS
-from trailguard.rules import revert_actions
+from trailguard.rules import read_actions, revert_actions
 
 from .bundling import LocalPythonBundling, source_hash
 from .settings import DeploySettings
@@ -90,6 +90,25 @@ def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
 def event_pattern() -> events.EventPattern:
     return events.EventPattern(
         source=EVENT_PATTERN["source"], detail_type=EVENT_PATTERN["detail-type"], detail=EVENT_PATTERN["detail"]
+    )
+
+
+def _by_service(actions: tuple[str, ...]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for action in actions:
+        grouped.setdefault(action.split(":")[0], []).append(action)
+    return grouped
+
+
+def _account_scoped(role: iam.Role, sid: str, service: str, actions: list[str]) -> iam.PolicyStatement:
+    """``actions`` of another service than CloudTrail, on the account's own resources of that service."""
+    acknowledge(role, {
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{service}:*:<AWS::AccountId>:*]": (
+            f"A rule reads or restores whichever of the account's own {service} resources a trail uses."
+        ),
+    })  # fmt: skip
+    return iam.PolicyStatement(
+        sid=sid, actions=actions, resources=[f"arn:{Aws.PARTITION}:{service}:*:{Aws.ACCOUNT_ID}:*"]
     )
 
 
@@ -251,6 +270,8 @@ class DetectorStack(Stack):
                     resources=[f"{secret.secret_arn}-??????"],
                 )
             )
+        for service, actions in sorted(_by_service(read_actions()).items()):  # what the rules' own reads need
+            statements.append(_account_scoped(role, f"RuleReads{service.title()}", service, actions))
         if settings.remediation_mode == "on":
             statements += self._revert_statements(role, trails)
         for statement in statements:
@@ -270,9 +291,7 @@ class DetectorStack(Stack):
 
     def _revert_statements(self, role: iam.Role, trails: str) -> list[iam.PolicyStatement]:
         """The revert actions of the rule registry, each service's on its narrowest resources."""
-        by_service: dict[str, list[str]] = {}
-        for action in remediation_actions():
-            by_service.setdefault(action.split(":")[0], []).append(action)
+        by_service = _by_service(remediation_actions())
         statements = [iam.PolicyStatement(sid="Revert", actions=by_service.pop("cloudtrail", []), resources=[trails])]
         if "iam" in by_service:  # restoring a CloudWatch Logs delivery role hands that role to CloudTrail
             acknowledge(role, {
@@ -290,13 +309,7 @@ class DetectorStack(Stack):
                 )
             )
         for service, actions in sorted(by_service.items()):  # a rule whose fix calls another service
-            acknowledge(role, {
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{service}:*:<AWS::AccountId>:*]": (
-                    f"A revert may act on any of the account's own {service} resources that a trail uses."
-                ),
-            })  # fmt: skip
-            resources = [f"arn:{Aws.PARTITION}:{service}:*:{Aws.ACCOUNT_ID}:*"]
-            statements.append(iam.PolicyStatement(sid=f"Revert{service.title()}", actions=actions, resources=resources))
+            statements.append(_account_scoped(role, f"Revert{service.title()}", service, actions))
         return statements
 
     def _alarms(self, topic: sns.ITopic, handler: lambda_.Function, undelivered: sqs.Queue) -> None:

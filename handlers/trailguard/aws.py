@@ -88,15 +88,16 @@ def rejected_credentials(error: BaseException) -> str | None:
 
 
 class ClientCache:
-    """Thread-safe ``region -> client`` for one boto3 session (sessions themselves are not thread-safe)."""
+    """Thread-safe ``key -> client`` (a region, or a service and region) for one boto3 session (sessions
+    themselves are not thread-safe)."""
 
-    def __init__(self, make: Callable[[str], Any]) -> None:
+    def __init__(self, make: Callable[[Any], Any]) -> None:
         self._make = make
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[Any, Any] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, region: str) -> Any:
+    def __call__(self, key: Any) -> Any:
         with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._make(region)
-            return self._clients[region]
+            if key not in self._clients:
+                self._clients[key] = self._make(key)
+            return self._clients[key]

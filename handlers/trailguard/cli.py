@@ -37,8 +37,11 @@ def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, Acc
     if not regions:
         regions = enabled_regions(session.client("ec2", region_name=home, config=CLIENT_CONFIG))
     clients = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG))
+    others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=CLIENT_CONFIG))
     sts = session.client("sts", region_name=home, config=CLIENT_CONFIG)
-    state = read_account(clients, regions, lambda: str(sts.get_caller_identity()["Account"]))
+    state = read_account(
+        clients, regions, lambda: str(sts.get_caller_identity()["Account"]), clients=lambda s, r: others((s, r))
+    )
     verdict = evaluate_account(state.account, state.trails, policy, home, sorted(state.region_errors))
     return state, verdict
 

@@ -10,6 +10,7 @@ to go back to) is named in the plan's ``why_not``. Advisory and exempt findings 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,8 @@ from . import exemptions
 from .arn import TrailArn
 from .aws import describe_error
 from .baseline import Baseline
-from .judge import CallVerdict, Policy, evaluate_trail
+from .judge import CallVerdict, Policy, TrailState, evaluate_trail
+from .read import rule_facts
 from .rules import REGISTRY, Call, Facts, Finding, service_of
 from .state_table import StateTable
 
@@ -89,9 +91,16 @@ def execute(calls: Iterable[Call], clients: Callable[[str], Any]) -> list[Action
 
 
 def verify(
-    results: list[ActionResult], arn: str, client: Any, baseline: Baseline | None, policy: Policy
+    results: list[ActionResult],
+    arn: str,
+    client: Any,
+    baseline: Baseline | None,
+    policy: Policy,
+    *,
+    clients: Callable[[str, str], Any] | None = None,
 ) -> list[ActionResult]:
-    """Re-read the trail; if findings remain, every call that reported done is reported failed instead."""
+    """Re-read the trail (and what the rules' own reads need, with ``clients``); if findings remain, every call
+    that reported done is reported failed instead."""
     try:
         listed = client.describe_trails(trailNameList=[arn], includeShadowTrails=False)["trailList"]
         described = [t for t in listed if t.get("TrailARN") == arn]
@@ -99,20 +108,26 @@ def verify(
             status = client.get_trail_status(Name=arn)
             selectors = client.get_event_selectors(TrailName=arn)
     except (ClientError, BotoCoreError) as error:
-        remaining = f"the trail could not be read back ({describe_error(error)})"
-    else:
-        left = None
-        if described:
-            facts = Facts(described[0], status, selectors, baseline, policy.allowed_excluded_sources)
-            found = evaluate_trail(facts)
-            if policy.exemptions:  # what an exemption allows was never reverted, so it may remain
-                owner = TrailArn.parse(arn)
-                found = exemptions.apply(found, policy.exemptions, owner.account if owner else "", policy.date)
-            left = [f for f in found if f.counted]
-        if left == []:
-            return results
-        remaining = f"read back, it still has {', '.join(f.rule for f in left)}" if left else "it is not there"
-    return [ActionResult(r.action, "failed", r.arguments, remaining) if r.result == "done" else r for r in results]
+        return _failed(results, f"the trail could not be read back ({describe_error(error)})")
+    if not described:
+        return _failed(results, "it is not there")
+    state = TrailState(described[0], status, selectors, baseline=baseline)
+    if clients is not None:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            (state,) = rule_facts([state], clients, pool)
+    if state.error is not None:
+        return _failed(results, f"the trail could not be read back ({state.error})")
+    found = evaluate_trail(state.facts(policy))
+    if policy.exemptions:  # what an exemption allows was never reverted, so it may remain
+        owner = TrailArn.parse(arn)
+        found = exemptions.apply(found, policy.exemptions, owner.account if owner else "", policy.date)
+    left = [f.rule for f in found if f.counted]
+    return _failed(results, f"read back, it still has {', '.join(left)}") if left else results
+
+
+def _failed(results: list[ActionResult], why: str) -> list[ActionResult]:
+    """Every call that reported done, reported failed instead: the trail did not come back as it should."""
+    return [ActionResult(r.action, "failed", r.arguments, why) if r.result == "done" else r for r in results]
 
 
 def revert(
@@ -134,4 +149,4 @@ def revert(
         return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
     region = trail.home_region if trail else baseline.home_region if baseline else ""
     made = execute(planned.calls, lambda service: clients(service, region))
-    return verify(made, arn, clients("cloudtrail", region), baseline, policy), planned
+    return verify(made, arn, clients("cloudtrail", region), baseline, policy, clients=clients), planned

@@ -109,10 +109,10 @@ def evaluate_call(call: TrailCall, rt: Runtime) -> CallVerdict:
     multi-region trails live, and judge them."""
     policy, ref = rt.config.policy, call.trail
     reading = read_call(ref.name, ref.arn, ref.region, rt.cloudtrail, reads_trail=call.event_name != "DeleteTrail",
-                        baselines=rt.table.baselines, pool=rt.pool)  # fmt: skip
+                        baselines=rt.table.baselines, pool=rt.pool, clients=rt.client)  # fmt: skip
     verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy)
     if verdict is None:
-        others = read_trails(rt.cloudtrail, reading.others(), call.account)
+        others = read_trails(rt.cloudtrail, reading.others(), call.account, clients=rt.client)
         verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy, others)
     assert verdict is not None  # given the other trails, the judgement is complete
     return verdict
@@ -180,6 +180,7 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
         policy=rt.config.policy,
         table=rt.table,
         action=SWEEP_ACTION,
+        clients=rt.client,
     )
     notified: set[str] = set()
     failed: list[str] = []

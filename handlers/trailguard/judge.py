@@ -48,6 +48,7 @@ class TrailState:
     selectors: Mapping[str, Any] | None = None
     error: str | None = None
     baseline: Baseline | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # what the rules' own reads found
 
     @property
     def arn(self) -> str:
@@ -70,7 +71,7 @@ class TrailState:
     def facts(self, policy: Policy, ident: str = "") -> Facts:
         return Facts(
             self.description, self.status or {}, self.selectors or {}, self.baseline,
-            policy.allowed_excluded_sources, ident,
+            policy.allowed_excluded_sources, ident, extra=self.extra,
         )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,12 +22,15 @@ from .aws import (
     WORKERS,
     AuditAborted,
     abort_reason,
+    describe_error,
     error_code,
     explain,
+    missing_permission,
     rejected_credentials,
 )
 from .baseline import Baseline
 from .judge import CallReading, TrailState
+from .rules import Clients, Facts, Read, reads
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -156,6 +159,7 @@ def read_account(
     regions: Sequence[str],
     caller_account: Callable[[], str],
     workers: int = WORKERS,
+    clients: Clients | None = None,
 ) -> AccountState:
     """Read every trail visible in ``regions``.
 
@@ -182,15 +186,21 @@ def read_account(
             if not _owned_elsewhere(reader.descriptions[arn], reader.account):
                 reader.read_trail(arn)
         reader.drain()
+        state = reader.state(regions)
+        return replace(state, trails=tuple(rule_facts(state.trails, clients or only(cloudtrail), pool)))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return reader.state(regions)
 
 
 def read_trails(
-    cloudtrail: ClientFactory, trails: Sequence[Mapping[str, Any]], account: str, workers: int = WORKERS
+    cloudtrail: ClientFactory,
+    trails: Sequence[Mapping[str, Any]],
+    account: str,
+    workers: int = WORKERS,
+    clients: Clients | None = None,
 ) -> list[TrailState]:
-    """Status and selectors of trails already described (2 calls each, concurrently, errors isolated)."""
+    """Status and selectors of trails already described (2 calls each, concurrently, errors isolated), and
+    what the rules' own reads need."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-read")
     reader = _Reader(cloudtrail, pool)
     reader.account = account
@@ -200,9 +210,46 @@ def read_trails(
             if not _owned_elsewhere(reader.descriptions[arn], account):
                 reader.read_trail(arn)
         reader.drain()
+        return rule_facts(reader.state(()).trails, clients or only(cloudtrail), pool)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return list(reader.state(()).trails)
+
+
+def only(cloudtrail: ClientFactory) -> Clients:
+    """Clients for CloudTrail alone: a rule's read of another service then fails, and says so."""
+
+    def clients(service: str, region: str) -> Any:
+        if service != "cloudtrail":
+            raise LookupError(f"no {service} client was given to read what a rule needs")
+        return cloudtrail(region)
+
+    return clients
+
+
+def rule_facts(states: Sequence[TrailState], clients: Clients, pool: ThreadPoolExecutor) -> list[TrailState]:
+    """Each readable trail with what the rules' own reads found (``extra``); a read that fails makes the trail
+    unreadable, naming the permission when it was denied. No rule with reads: nothing is called."""
+    wanted = reads()
+    if not wanted:
+        return list(states)
+    jobs: dict[Future[Any], tuple[int, Read]] = {}
+    for n, state in enumerate(states):
+        if state.error is None and state.status is not None and state.selectors is not None:
+            facts = Facts(state.description, state.status, state.selectors, state.baseline)
+            for read in wanted:
+                jobs[pool.submit(read.fetch, clients, facts)] = (n, read)
+    found: dict[int, dict[str, Any]] = {}
+    errors: dict[int, list[str]] = {}
+    for future, (n, read) in jobs.items():
+        try:
+            found.setdefault(n, {})[read.key] = future.result()
+        except (ClientError, BotoCoreError, LookupError) as error:
+            lacking = f" (the caller lacks {read.action})" if missing_permission(error, "") else ""
+            errors.setdefault(n, []).append(f"{read.key}: {describe_error(error)}{lacking}")
+    return [
+        replace(state, extra=found.get(n, {}), error=state.error or "; ".join(errors.get(n, [])) or None)
+        for n, state in enumerate(states)
+    ]
 
 
 def read_extras(client: CloudTrailClient, arn: str) -> tuple[list[dict[str, Any]], list[dict[str, str]]] | None:
@@ -237,6 +284,7 @@ def read_call(
     reads_trail: bool,
     baselines: Callable[[list[str]], Mapping[str, Baseline]],
     pool: ThreadPoolExecutor,
+    clients: Clients | None = None,
 ) -> CallReading:
     """The trail a call named, read in the region of the call (a multi-region trail's home region): one
     DescribeTrails (which lists every multi-region trail of the account, as shadow copies) at the same time as
@@ -265,6 +313,7 @@ def read_call(
     if error is None and len(got) < 2:
         error = "not read"
     state = TrailState(mine, got.get("status"), got.get("selectors"), error, baseline)
+    (state,) = rule_facts([state], clients or only(cloudtrail), pool)
     return CallReading(listing, state, baseline)
 
 

@@ -15,6 +15,7 @@ from .alerts import Alert, sweep_alert
 from .baseline import Baseline
 from .judge import AccountVerdict, Policy, TrailState, evaluate_account
 from .read import ClientFactory, read_account, read_extras
+from .rules import Clients
 from .state_table import ACCOUNT_KEY, StateTable, fingerprint
 
 
@@ -48,10 +49,11 @@ def plan_sweep(
     policy: Policy,
     table: StateTable,
     action: str,
+    clients: Clients | None = None,
 ) -> SweepReport:
     """Read and judge the account, and decide which alerts the sweep owes (not sending them). ``home`` is the
     detector's own region: where an account-level fix is made."""
-    state = read_account(cloudtrail, regions, caller_account)
+    state = read_account(cloudtrail, regions, caller_account, clients=clients)
     stored = table.baselines(t.arn for t in state.trails)
     trails = [replace(t, baseline=stored.get(t.arn)) for t in state.trails]
     verdict = evaluate_account(state.account, trails, policy, home, sorted(state.region_errors))

@@ -4,6 +4,7 @@ even when its fix calls another service than CloudTrail."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from stacks.detector import remediation_actions
 from trailguard.fix import execute, plan
 from trailguard.judge import Policy, TrailState, evaluate_account, evaluate_trail
+from trailguard.read import read_account
 from trailguard.render.fix import cli, cloudformation, terraform
-from trailguard.rules import REGISTRY, Call, Facts, Rule, example, register
+from trailguard.rules import REGISTRY, Call, Clients, Facts, Read, Rule, example, register
 
 from .test_rule_table import README, needed_actions, readme_problems
 
@@ -27,8 +30,13 @@ NEW = "log-key-disabled"
 KEY = "arn:aws:kms:us-east-1:111122223333:key/k1"
 
 
+def _key_state(clients: Clients, facts: Facts) -> str | None:
+    key = facts.description.get("KmsKeyId")
+    return clients("kms", facts.home_region).describe_key(KeyId=key)["KeyMetadata"]["KeyState"] if key else None
+
+
 def _check(facts: Facts) -> str | None:
-    if facts.status.get("LatestDeliveryError") != "KMS.DisabledException":
+    if facts.extra.get("kms_key_state") != "Disabled":
         return None
     return f"Trail {facts.name!r} cannot encrypt its logs: its KMS key is disabled."
 
@@ -38,14 +46,15 @@ def _fix(facts: Facts) -> list[Call]:
 
 
 def _example() -> Facts:
-    return example({"KmsKeyId": KEY}, status={"LatestDeliveryError": "KMS.DisabledException"})
+    return replace(example({"KmsKeyId": KEY}), extra={"kms_key_state": "Disabled"})
 
 
 @pytest.fixture
 def new_rule() -> Iterator[Rule]:
     rule = register(
         Rule(id=NEW, severity="high", meaning="The trail's KMS key is disabled.", check=_check, fix=_fix,
-             revert_actions=("kms:EnableKey",), revert_order=15, example=_example)
+             revert_actions=("kms:EnableKey",), revert_order=15, example=_example,
+             reads=(Read("kms_key_state", "kms:DescribeKey", _key_state),))
     )  # fmt: skip
     try:
         yield rule
@@ -87,23 +96,68 @@ def test_the_stack_grants_and_the_readme_check_pick_a_new_rule_up(new_rule: Rule
     assert "kms:EnableKey" in remediation_actions()
     assert f"no README row for {NEW}" in readme_problems(README.read_text())
     home = synth(settings_from({"remediationMode": "on"}))[HOME_STACK]  # cdk-nag passes, with a written reason
-    statement = {"Sid": "RevertKms", "Action": "kms:EnableKey", "Effect": "Allow", "Resource": Match.any_value()}
-    home.has_resource_properties(
-        "AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(statement)])}}
-    )
+    for sid, action in (("RevertKms", "kms:EnableKey"), ("RuleReadsKms", "kms:DescribeKey")):
+        statement = {"Sid": sid, "Action": action, "Effect": "Allow", "Resource": Match.any_value()}
+        home.has_resource_properties(
+            "AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(statement)])}}
+        )
+    off = synth(settings_from({}))[HOME_STACK]  # reads are granted in every mode, reverts only with "on"
+    policies = json.dumps(off.find_resources("AWS::IAM::Policy"))
+    assert "kms:DescribeKey" in policies and "kms:EnableKey" not in policies
+
+
+class CloudTrail:
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.description = description
+
+    def describe_trails(self, **_: Any) -> dict[str, Any]:
+        return {"trailList": [self.description]}
+
+    def get_trail_status(self, **_: Any) -> dict[str, Any]:
+        return {"IsLogging": True}
+
+    def get_event_selectors(self, **_: Any) -> dict[str, Any]:
+        return {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
+
+
+class Kms:
+    def __init__(self, state: str | None = None) -> None:
+        self.state = state
+
+    def describe_key(self, **_: Any) -> dict[str, Any]:
+        if self.state is None:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeKey")
+        return {"KeyMetadata": {"KeyState": self.state}}
+
+
+def test_the_reader_reads_what_a_new_rule_needs_and_a_denied_read_names_its_permission(new_rule: Rule) -> None:
+    trail = dict(_example().description)
+    cloudtrail = CloudTrail(trail)
+    for kms, says in ((Kms("Disabled"), NEW), (Kms("Enabled"), None), (Kms(None), "not-evaluable")):
+        services = {"cloudtrail": cloudtrail, "kms": kms}
+        state = read_account(
+            lambda _r: cloudtrail,  # type: ignore[arg-type,return-value]
+            ["us-east-1"],
+            lambda: "111122223333",
+            clients=lambda service, _r, known=services: known[service],  # type: ignore[misc]
+        )
+        verdict = evaluate_account(state.account, state.trails)
+        assert [f.rule for f in verdict.all_findings if f.trail_arn] == ([says] if says else [])
+        if says == "not-evaluable":
+            assert "the caller lacks kms:DescribeKey" in verdict.all_findings[0].message
 
 
 def test_an_advisory_rule_is_shown_but_never_counted_or_reverted(new_rule: Rule) -> None:
     del REGISTRY[NEW]
     register(replace(new_rule, advisory=True))
     facts = _example()
-    state = TrailState(facts.description, facts.status, facts.selectors)
+    state = TrailState(facts.description, facts.status, facts.selectors, extra=facts.extra)
     verdict = evaluate_account("111122223333", [state])
 
-    (mine,) = [f for f in verdict.all_findings if f.rule == NEW]
-    assert not mine.counted and mine not in verdict.counted
-    assert [f.rule for f in verdict.counted] == ["delivery-failing", "no-compliant-trail"]  # the error still counts
-    assert all(op != "kms:EnableKey" for op, _ in plan(state.facts(Policy(), ident=state.arn), [mine]).calls)
+    (mine,) = verdict.all_findings
+    assert mine.rule == NEW and not mine.counted
+    assert verdict.compliant and verdict.covered and not verdict.counted
+    assert plan(state.facts(Policy(), ident=state.arn), [mine]).calls == ()
     assert "kms:EnableKey" not in remediation_actions()
 
 

@@ -45,6 +45,7 @@ class Facts:
     allowed_excluded_sources: frozenset[str] = frozenset()
     ident: str = ""
     region: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)  # what the rules' own reads found, by Read.key
 
     @property
     def name(self) -> str:
@@ -68,6 +69,23 @@ class Facts:
     def coverage(self) -> Coverage:
         """What the selectors log of management events: computed once, shared by the selector rules."""
         return coverage(self.selectors, self.allowed_excluded_sources)
+
+
+Clients = Callable[[str, str], Any]  # (service, region) -> a boto3 client
+
+
+@dataclass(frozen=True)
+class Read:
+    """Facts a rule needs beyond DescribeTrails, GetTrailStatus and GetEventSelectors (a KMS key's state, say).
+
+    ``fetch(clients, facts)`` makes the call(s) and returns what the check reads as ``facts.extra[key]``; it
+    runs only for trails whose status and selectors were read, at the edge, never inside the judgement. A
+    botocore error makes the trail ``not-evaluable`` and names ``action`` when it was denied.
+    """
+
+    key: str
+    action: str  # the IAM action the read needs, granted to the detector
+    fetch: Callable[[Clients, Facts], Any]
 
 
 Check = Callable[[Facts], str | None]
@@ -128,6 +146,7 @@ class Rule:
     unknown: bool = False  # the finding means "could not tell", not drift (audit exit code 2)
     example: Callable[[], Facts] | None = None  # facts that break the rule and that its fix repairs
     hint: Hint | None = None  # what else a person may do about a finding (such as exempting the trail)
+    reads: tuple[Read, ...] = ()  # facts beyond the trail's own three reads that the check needs
 
     def fires(self, facts: Facts) -> str | None:
         return self.check(facts) if self.check else None
@@ -175,6 +194,16 @@ def in_order() -> list[Rule]:
 def revert_actions() -> tuple[str, ...]:
     """The IAM actions reverts need: the union over every revertible rule."""
     return tuple(sorted({a for r in REGISTRY.values() if r.revertible for a in r.revert_actions}))
+
+
+def reads() -> list[Read]:
+    """Every rule's extra reads, each key once."""
+    return list({read.key: read for rule in in_order() for read in rule.reads}.values())
+
+
+def read_actions() -> tuple[str, ...]:
+    """The IAM actions the rules' extra reads need: the stack grants them in every mode."""
+    return tuple(sorted({read.action for read in reads()}))
 
 
 def worst(severities: list[Severity], default: Severity = "low") -> Severity:
