@@ -82,7 +82,7 @@ class FaultProxy:
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.faults: list[Fault] = []
         self.seen: list[tuple[str, Arguments]] = []
-        self._lock = threading.Lock()  # guards faults and seen
+        self._lock = threading.RLock()  # guards faults and seen (a fault's `when` may count what was seen)
         self._dynamodb = threading.Lock()  # DynamoDB requests, one at a time, as DynamoDB serialises writes
         proxy = self
 

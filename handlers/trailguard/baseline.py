@@ -117,9 +117,17 @@ def changed_destinations(description: Mapping[str, Any], baseline: Baseline) -> 
     return [k for k in DESTINATIONS if _value(description, k) != baseline.trail.get(k)]
 
 
+# AWS takes the CloudWatch Logs group and role together or not at all (UpdateTrail rejects one alone).
+CLOUDWATCH_PAIR = ("CloudWatchLogsLogGroupArn", "CloudWatchLogsRoleArn")
+
+
 def restore_destinations(description: Mapping[str, Any], baseline: Baseline) -> dict[str, Any]:
-    """``UpdateTrail`` arguments that put every changed destination back as the baseline has it."""
-    return {DESTINATIONS[k]: baseline.trail.get(k, "") for k in changed_destinations(description, baseline)}
+    """``UpdateTrail`` arguments that put every changed destination back as the baseline has it (both of the
+    CloudWatch Logs pair when either changed)."""
+    changed = changed_destinations(description, baseline)
+    if set(changed) & set(CLOUDWATCH_PAIR):
+        changed += [k for k in CLOUDWATCH_PAIR if k not in changed]
+    return {DESTINATIONS[k]: baseline.trail.get(k, "") for k in changed}
 
 
 def describe_change(description: Mapping[str, Any], baseline: Baseline, key: str) -> str:

@@ -9,6 +9,7 @@ to go back to) is named in the plan's ``why_not``. Advisory and exempt findings 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,12 +19,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import exemptions
 from .arn import TrailArn
-from .aws import describe_error
+from .aws import describe_error, error_code
 from .baseline import Baseline
 from .judge import CallVerdict, Policy, TrailState, evaluate_trail
 from .read import rule_facts
 from .rules import REGISTRY, Call, Facts, Finding, service_of
 from .state_table import StateTable
+
+RETRIED = frozenset({"ConflictException"})
+RETRY_PAUSES = (0.5, 1.0, 2.0)  # then the call is reported failed
+VERIFY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # CloudTrail shows a change after a while: read back up to five times
 
 
 @dataclass(frozen=True)
@@ -71,22 +76,30 @@ def _method(operation: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
 
 
-def execute(calls: Iterable[Call], clients: Callable[[str], Any]) -> list[ActionResult]:
+def execute(
+    calls: Iterable[Call], clients: Callable[[str], Any], pause: Callable[[float], None] = time.sleep
+) -> list[ActionResult]:
     """Make the calls one after another, each with ``clients(service)``; a failed call is recorded and the
-    others are still made."""
+    others are still made. ``ConflictException``, which CloudTrail documents for a call made while an earlier
+    change of the same trail is still being applied (right after CreateTrail), is retried after a pause."""
     results = []
     for operation, arguments in calls:
         service, name = service_of(operation)
-        try:
-            method = getattr(clients(service), _method(name), None)
-            if method is None:
-                results.append(ActionResult(operation, "failed", arguments, f"{service} has no operation {name}"))
-                continue
-            method(**arguments)
-        except (ClientError, BotoCoreError) as error:
-            results.append(ActionResult(operation, "failed", arguments, describe_error(error)))
-        else:
-            results.append(ActionResult(operation, "done", arguments))
+        for pause_before_retry in (*RETRY_PAUSES, None):
+            try:
+                method = getattr(clients(service), _method(name), None)
+                if method is None:
+                    results.append(ActionResult(operation, "failed", arguments, f"{service} has no operation {name}"))
+                    break
+                method(**arguments)
+            except (ClientError, BotoCoreError) as error:
+                if error_code(error) in RETRIED and pause_before_retry is not None:
+                    pause(pause_before_retry)
+                    continue
+                results.append(ActionResult(operation, "failed", arguments, describe_error(error)))
+            else:
+                results.append(ActionResult(operation, "done", arguments))
+            break
     return results
 
 
@@ -98,31 +111,46 @@ def verify(
     policy: Policy,
     *,
     clients: Callable[[str, str], Any] | None = None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> list[ActionResult]:
-    """Re-read the trail (and what the rules' own reads need, with ``clients``); if findings remain, every call
-    that reported done is reported failed instead."""
+    """Read the trail back (and what the rules' own reads need, with ``clients``) until it is as it should be,
+    pausing between reads: CloudTrail is eventually consistent after a change. If findings remain after the
+    last read, every call that reported done is reported failed instead."""
+    if not any(r.result == "done" for r in results):
+        return results
+    why = ""
+    for wait in (*VERIFY_PAUSES, None):
+        why = _still_wrong(arn, client, baseline, policy, clients)
+        if not why or wait is None:
+            break
+        pause(wait)
+    return _failed(results, why) if why else results
+
+
+def _still_wrong(
+    arn: str, client: Any, baseline: Baseline | None, policy: Policy, clients: Callable[[str, str], Any] | None
+) -> str:
+    """What is still wrong with the trail as it reads now ("" when nothing counted remains)."""
     try:
         listed = client.describe_trails(trailNameList=[arn], includeShadowTrails=False)["trailList"]
         described = [t for t in listed if t.get("TrailARN") == arn]
-        if described:
-            status = client.get_trail_status(Name=arn)
-            selectors = client.get_event_selectors(TrailName=arn)
+        if not described:
+            return "it is not there"
+        state = TrailState(described[0], client.get_trail_status(Name=arn), client.get_event_selectors(TrailName=arn),
+                           baseline=baseline)  # fmt: skip
     except (ClientError, BotoCoreError) as error:
-        return _failed(results, f"the trail could not be read back ({describe_error(error)})")
-    if not described:
-        return _failed(results, "it is not there")
-    state = TrailState(described[0], status, selectors, baseline=baseline)
+        return f"the trail could not be read back ({describe_error(error)})"
     if clients is not None:
         with ThreadPoolExecutor(max_workers=4) as pool:
             (state,) = rule_facts([state], clients, pool)
     if state.error is not None:
-        return _failed(results, f"the trail could not be read back ({state.error})")
+        return f"the trail could not be read back ({state.error})"
     found = evaluate_trail(state.facts(policy))
     if policy.exemptions:  # what an exemption allows was never reverted, so it may remain
         owner = TrailArn.parse(arn)
         found = exemptions.apply(found, policy.exemptions, owner.account if owner else "", policy.date)
     left = [f.rule for f in found if f.counted]
-    return _failed(results, f"read back, it still has {', '.join(left)}") if left else results
+    return f"read back, it still has {', '.join(left)}" if left else ""
 
 
 def _failed(results: list[ActionResult], why: str) -> list[ActionResult]:

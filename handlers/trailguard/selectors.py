@@ -280,6 +280,8 @@ def coverage(response: Mapping[str, Any], allowed_excluded: Iterable[str] = ()) 
 # advanced data and network-activity selectors) exactly as it is and only puts management events back.
 
 MAX_BASIC_SELECTORS = 5
+MAX_DATA_RESOURCES = 250  # across all basic selectors of a trail
+MAX_ADVANCED_VALUES = 500  # across all conditions of all advanced selectors of a trail
 ALL_MANAGEMENT = {
     "ReadWriteType": "All",
     "IncludeManagementEvents": True,
@@ -375,7 +377,8 @@ def baseline_selectors(response: Mapping[str, Any], baseline: Mapping[str, Any])
     """The baseline's selectors exactly, plus any data selector the trail has now that the baseline lacks.
 
     None when that cannot be done in one call (the trail switched between basic and advanced selectors, or
-    the basic selectors would exceed five): the caller then keeps the current data selectors instead.
+    the merge would pass one of PutEventSelectors' limits: five basic selectors, 250 data resources across
+    them, 500 values across all advanced conditions): the caller then keeps the current data selectors.
     """
     kind = "AdvancedEventSelectors" if baseline.get("AdvancedEventSelectors") else "EventSelectors"
     current_kind = "AdvancedEventSelectors" if response.get("AdvancedEventSelectors") else "EventSelectors"
@@ -384,6 +387,15 @@ def baseline_selectors(response: Mapping[str, Any], baseline: Mapping[str, Any])
     if not restored or (extra and current_kind != kind):
         return None
     merged = restored + extra
-    if kind == "EventSelectors" and len(merged) > MAX_BASIC_SELECTORS:
-        return None
-    return {kind: merged}
+    return {kind: merged} if within_limits({kind: merged}) else None
+
+
+def within_limits(arguments: Mapping[str, Any]) -> bool:
+    """Whether PutEventSelectors would take these selectors, as far as its documented limits go."""
+    basic = arguments.get("EventSelectors") or []
+    resources = sum(max(1, len(r.get("Values") or [])) for s in basic for r in s.get("DataResources") or [])
+    advanced = arguments.get("AdvancedEventSelectors") or []
+    values = sum(
+        len(v) for s in advanced for f in s.get("FieldSelectors") or [] for v in f.values() if isinstance(v, list)
+    )
+    return len(basic) <= MAX_BASIC_SELECTORS and resources <= MAX_DATA_RESOURCES and values <= MAX_ADVANCED_VALUES

@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 import drift_handler
+from trailguard import fix
 from trailguard_dev.emulator import Emulator, pointed_at
 from trailguard_dev.slack_server import SlackServer
 from trailguard_dev.slack_text import slack_as_text
@@ -157,6 +158,8 @@ def detector(aws: Emulator, slack: SlackServer, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SLACK_SECRET_ARN", secret)
     monkeypatch.setenv("REMEDIATION_MODE", "off")
     monkeypatch.setattr(drift_handler, "_runtime", None)  # a fresh container
+    monkeypatch.setattr(fix, "VERIFY_PAUSES", (0.01, 0.01, 0.01, 0.01))  # the same reads, without the waits
+    monkeypatch.setattr(fix, "RETRY_PAUSES", (0.01, 0.01, 0.01))
     return Detector(aws, slack, queue_url)
 
 

@@ -155,8 +155,11 @@ class Rule:
         return tuple(self.fix(facts)) if self.fix else ()
 
     def finding(self, message: str, facts: Facts, *, account: str = "", severity: Severity | None = None,
-                hint: str = "") -> Finding:  # fmt: skip
-        """This rule's finding about ``facts``, carrying its fix as calls in the trail's home region."""
+                hint: str | None = None) -> Finding:  # fmt: skip
+        """This rule's finding about ``facts``, carrying its fix as calls in the trail's home region (and its
+        hint, worked out here unless given)."""
+        if hint is None:
+            hint = self.hint(facts, [self.id]) if self.hint else ""
         arn = facts.arn if self.scope == "trail" else None
         return Finding(
             rule=self.id,

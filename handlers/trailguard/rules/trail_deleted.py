@@ -7,8 +7,22 @@ from .registry import Call, Facts, Rule, example, register
 
 
 def fix(facts: Facts) -> list[Call]:
-    """Without a baseline nothing is invented: no bucket to deliver to, no selectors to restore."""
-    return facts.baseline.recreate_calls() if facts.baseline else []
+    """Without a baseline nothing is invented: no bucket to deliver to, no selectors to restore. An organization
+    trail is not recreated here: that needs Organizations permissions in its management account."""
+    if facts.baseline is None or facts.baseline.trail.get("IsOrganizationTrail"):
+        return []
+    return facts.baseline.recreate_calls()
+
+
+def hint(facts: Facts, _fired: list[str]) -> str:
+    if facts.baseline is None:
+        return "No baseline of this trail was ever recorded, so it cannot be recreated as it was."
+    if facts.baseline.trail.get("IsOrganizationTrail"):
+        return (
+            "An organization trail is recreated from the organization's management account (or its CloudTrail "
+            "delegated administrator), which needs Organizations permissions: trailguard does not attempt it."
+        )
+    return ""
 
 
 def _example() -> Facts:
@@ -36,5 +50,6 @@ TRAIL_DELETED = register(
         ),
         revert_order=0,
         example=_example,
+        hint=hint,
     )
 )
