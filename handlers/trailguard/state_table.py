@@ -34,6 +34,9 @@ LEASE_SECONDS = 60  # at least the function's timeout; Lambda's first async retr
 ACCOUNT_KEY = "account"
 REVERTS_PER_HOUR = 3  # then the detector stops fighting and a person must act
 REVERT_WINDOW = 3600
+# A batch's unprocessed part is sent again after each pause (DynamoDB's advice: back off exponentially), then
+# the call gives up: raising lets Lambda retry the event later rather than spin within one invocation.
+UNPROCESSED_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 MAX_KEY_BYTES = 1024  # DynamoDB takes partition keys of up to 2,048 bytes; event ids are 36
 
 
@@ -46,9 +49,13 @@ class Claim:
     delivered: frozenset[str] = field(default_factory=frozenset)
 
 
+class Unprocessed(RuntimeError):
+    """DynamoDB kept answering part of a batch as unprocessed (throttled) after every retry."""
+
+
 class StateTable:
-    def __init__(self, client: DynamoDBClient, table: str, clock: Any = time.time) -> None:
-        self.client, self.table, self.clock = client, table, clock
+    def __init__(self, client: DynamoDBClient, table: str, clock: Any = time.time, sleep: Any = time.sleep) -> None:
+        self.client, self.table, self.clock, self.sleep = client, table, clock, sleep
 
     def claim(self, key: str) -> Claim:
         """Take ``alert#<key>`` unless it is done or another invocation holds its lease (one write)."""
@@ -103,18 +110,30 @@ class StateTable:
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for pause in (*UNPROCESSED_PAUSES, None):
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
                     found[item["pk"]["S"].removeprefix(prefix)] = item.get(attribute, {}).get("S", "")
                 request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if pause is None:
+                    raise Unprocessed(
+                        f"DynamoDB left {prefix}* keys unprocessed after {len(UNPROCESSED_PAUSES)} retries"
+                    )
+                self.sleep(pause)
         return found
 
     def _put_many(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), 25):  # BatchWriteItem takes at most 25 items
             request: Mapping[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
-            while request:
+            for pause in (*UNPROCESSED_PAUSES, None):
                 request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                if pause is None:
+                    raise Unprocessed("DynamoDB kept items unprocessed through every retry")
+                self.sleep(pause)
 
     def reported(self, subjects: Iterable[str]) -> dict[str, str]:
         """The findings fingerprint last reported for each subject (trail ARN or ``account``)."""

@@ -113,3 +113,23 @@ def test_a_fault_can_depend_on_the_calls_arguments(proxy: FaultProxy) -> None:
     with pytest.raises(ClientError):
         cloudtrail.update_trail(Name="main", S3BucketName="nope")
     cloudtrail.update_trail(Name="main", S3BucketName=BUCKET)
+
+
+def test_a_batch_left_unprocessed_is_retried_with_pauses_then_given_up(proxy: FaultProxy) -> None:
+    from trailguard.state_table import UNPROCESSED_PAUSES, StateTable, Unprocessed
+
+    table("trailguard")
+    pauses: list[float] = []
+    state = StateTable(boto3.client("dynamodb", region_name="us-east-1"), "trailguard", sleep=pauses.append)
+
+    def unprocessed(answer: dict[str, Any]) -> dict[str, Any]:
+        return {"Responses": {"trailguard": []}, "UnprocessedKeys": {"trailguard": {"Keys": [{"pk": {"S": "x"}}]}}}
+
+    proxy.add(Fault("BatchGetItem", kind="rewrite", times=2, rewrite=unprocessed))
+    assert state.reported(["arn:aws:cloudtrail:us-east-1:1:trail/t"]) == {}
+    assert pauses == list(UNPROCESSED_PAUSES[:2])
+
+    proxy.add(Fault("BatchGetItem", kind="rewrite", times=-1, rewrite=unprocessed))
+    with pytest.raises(Unprocessed):
+        state.reported(["arn:aws:cloudtrail:us-east-1:1:trail/t"])
+    assert proxy.count("BatchGetItem") == 3 + len(UNPROCESSED_PAUSES) + 1  # bounded: no hot loop
