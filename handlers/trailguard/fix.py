@@ -35,6 +35,7 @@ VERIFY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # CloudTrail shows a change after a while:
 class Plan:
     calls: tuple[Call, ...] = ()
     why_not: str = ""  # when some finding has no revert
+    settled: bool = False  # nothing left to revert: the trail read right again before the revert was made
 
 
 @dataclass(frozen=True)
@@ -127,29 +128,51 @@ def verify(
     return _failed(results, why) if why else results
 
 
-def _still_wrong(
+@dataclass(frozen=True)
+class Reading:
+    """The trail as it reads now: gone (``state`` None, no ``error``), unreadable (``error``), or its state and
+    the findings that count about it (exemptions applied)."""
+
+    state: TrailState | None = None
+    findings: tuple[Finding, ...] = ()
+    error: str = ""
+
+
+def read_now(
     arn: str, client: Any, baseline: Baseline | None, policy: Policy, clients: Callable[[str, str], Any] | None
-) -> str:
-    """What is still wrong with the trail as it reads now ("" when nothing counted remains)."""
+) -> Reading:
+    """Read the trail in its home region (``client``) and judge it as the revert and its read-back need."""
     try:
         listed = client.describe_trails(trailNameList=[arn], includeShadowTrails=False)["trailList"]
         described = [t for t in listed if t.get("TrailARN") == arn]
         if not described:
-            return "it is not there"
+            return Reading()
         state = TrailState(described[0], client.get_trail_status(Name=arn), client.get_event_selectors(TrailName=arn),
                            baseline=baseline)  # fmt: skip
     except (ClientError, BotoCoreError) as error:
-        return f"the trail could not be read back ({describe_error(error)})"
+        return Reading(error=describe_error(error))
     if clients is not None:
         with ThreadPoolExecutor(max_workers=4) as pool:
             (state,) = rule_facts([state], clients, pool)
     if state.error is not None:
-        return f"the trail could not be read back ({state.error})"
+        return Reading(error=state.error)
     found = evaluate_trail(state.facts(policy))
     if policy.exemptions:  # what an exemption allows was never reverted, so it may remain
         owner = TrailArn.parse(arn)
         found = exemptions.apply(found, policy.exemptions, owner.account if owner else "", policy.date)
-    left = [f.rule for f in found if f.counted]
+    return Reading(state, tuple(found))
+
+
+def _still_wrong(
+    arn: str, client: Any, baseline: Baseline | None, policy: Policy, clients: Callable[[str, str], Any] | None
+) -> str:
+    """What is still wrong with the trail as it reads now ("" when nothing counted remains)."""
+    now = read_now(arn, client, baseline, policy, clients)
+    if now.error:
+        return f"the trail could not be read back ({now.error})"
+    if now.state is None:
+        return "it is not there"
+    left = [f.rule for f in now.findings if f.counted]
     return f"read back, it still has {', '.join(left)}" if left else ""
 
 
@@ -173,8 +196,32 @@ def revert(
         return [], planned
     if mode == "dry-run":
         return [ActionResult(op, "dry-run", args) for op, args in planned.calls], planned
+    region = trail.home_region if trail else baseline.home_region if baseline else ""
+    planned = _replanned(planned, arn, clients("cloudtrail", region), baseline, policy, clients=clients)
+    if not planned.calls:
+        return [], planned
     if not table.spend_revert(arn):
         return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
-    region = trail.home_region if trail else baseline.home_region if baseline else ""
     made = execute(planned.calls, lambda service: clients(service, region))
     return verify(made, arn, clients("cloudtrail", region), baseline, policy, clients=clients), planned
+
+
+def _replanned(
+    planned: Plan,
+    arn: str,
+    client: Any,
+    baseline: Baseline | None,
+    policy: Policy,
+    *,
+    clients: Callable[[str, str], Any],
+) -> Plan:
+    """The plan again from the trail as it is right before writing, so that a revert never overwrites what a
+    person changed meanwhile, and writes only what is still drifted. Unreadable now: the plan as it was."""
+    now = read_now(arn, client, baseline, policy, clients)
+    if now.error:
+        return planned
+    if now.state is None:  # still gone: recreate, as planned
+        return planned if any(op == "CreateTrail" for op, _ in planned.calls) else Plan(why_not="it is gone now")
+    if not any(f.counted for f in now.findings):
+        return Plan(settled=True)
+    return plan(now.state.facts(policy, ident=arn), now.findings)

@@ -145,7 +145,7 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     results, planned = revert(verdict, rt.config.remediation_mode, rt.config.policy, rt.table, rt.client) \
         if counted else ([], Plan())  # fmt: skip
     region = verdict.trail.home_region if verdict.trail else call.trail.region
-    action = describe_actions(rt.config.remediation_mode, results, planned.why_not, region)
+    action = describe_actions(rt.config.remediation_mode, results, planned.why_not, region, settled=planned.settled)
     # A retry whose trail was fixed meanwhile still owes the missing channels the alert stored by the first try.
     alert = drift_alert(call, counted, verdict.trail_arn, action) if counted else Alert.from_json(taken.alert_json)
     if any(r.result == "suspended" for r in results):

@@ -94,7 +94,8 @@ def test_a_revert_that_shows_only_after_a_while_is_verified_by_reading_again(
     result = detector.run(evt)
 
     assert results(result) == [("StartLogging", "done")]
-    assert stale.hits == 2 and proxied.count("GetTrailStatus") == 4  # the event's read, then three read-backs
+    # the event's read, the read right before writing, then three read-backs
+    assert stale.hits == 2 and proxied.count("GetTrailStatus") == 5
     assert "Reverted and verified" in detector.slack_texts()[0]
 
 
@@ -117,3 +118,33 @@ def test_a_revert_that_never_shows_is_reported_failed_after_the_last_read(
     assert "it still has logging-stopped" in result["actions"][0]["detail"]
     reads_after = [op for op, _ in proxied.seen[[op for op, _ in proxied.seen].index("StartLogging") :]]
     assert reads_after.count("GetTrailStatus") == 5  # one read, then four more after a pause each
+
+
+def test_a_revert_never_overwrites_what_a_person_changed_after_the_detector_read_the_trail(
+    detector: Detector, proxied: FaultProxy
+) -> None:
+    make_trail()
+    record_baseline(detector)
+    person = {
+        "AdvancedEventSelectors": [
+            {"Name": "All management events", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}
+        ]
+    }
+    cloudtrail().put_event_selectors(TrailName=TRAIL, **person)  # compliant, and not the baseline
+    evt = event("puteventselectors_stratus_mgmt_off", trail=TRAIL)
+    proxied.clear()
+    # the detector's first read still sees the attacker's selectors (management events off)
+    proxied.add(Fault("GetEventSelectors", kind="rewrite", times=1, rewrite=lambda answer: {
+        **answer, "EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": False, "DataResources": []}],
+        "AdvancedEventSelectors": []}))  # fmt: skip
+
+    result = detector.run(evt)
+
+    assert result["status"] == "drift" and result["actions"] == []
+    assert proxied.count("PutEventSelectors") == 0
+    assert (
+        "Nothing to revert: read again right before reverting, the trail was already put right"
+        in (detector.slack_texts()[0])
+    )
+    now = cloudtrail().get_event_selectors(TrailName=TRAIL)
+    assert now["AdvancedEventSelectors"][0]["Name"] == "All management events"

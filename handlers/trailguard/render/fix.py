@@ -108,11 +108,14 @@ def terraform(calls: Sequence[Call]) -> str:
     return "aws_cloudtrail " + ", ".join(_hcl(k, v) for k, v in wanted.items()) + keep
 
 
-def describe_actions(mode: str, results: Sequence[Any], why_not: str, region: str) -> str:
-    """What the detector did about it, in words, for the alert (``results``: the revert's action results)."""
+def describe_actions(mode: str, results: Sequence[Any], why_not: str, region: str, *, settled: bool = False) -> str:
+    """What the detector did about it, in words, for the alert (``results``: the revert's action results;
+    ``settled``: the trail read right again just before the revert, so nothing was written)."""
     calls = cli([(r.action, r.arguments) for r in results], region)
     if mode == "off":
         return "Nothing: alert only (REMEDIATION_MODE=off)."
+    if settled:
+        return "Nothing to revert: read again right before reverting, the trail was already put right."
     if not results:
         return f"Could not revert: {why_not or 'nothing to revert'}. A person must act."
     outcome = {r.result for r in results}
