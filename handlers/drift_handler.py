@@ -61,6 +61,7 @@ def runtime(context: Any) -> flow.Runtime:
         # a CloudTrail event in REMEDIATION_MODE=off uses neither, and creating a client costs cold-start time.
         identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))
         ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
+        others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=quick))
         _runtime = flow.Runtime(
             config=config,
             account=function.account if function else "",
@@ -72,7 +73,7 @@ def runtime(context: Any) -> flow.Runtime:
             senders=senders,
             regions=lambda: enabled_regions(ec2()),
             identity=identity,
-            others=functools.cache(lambda service, region: session.client(service, region_name=region, config=quick)),
+            others=lambda service, region: others((service, region)),
         )
     return _runtime
 

@@ -31,14 +31,18 @@ def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, Acc
     """Read and judge the account with the standard AWS environment (profile, endpoint, credentials). The
     account-level fix is made in the session's region."""
     import boto3  # at the edge, so that `trailguard --help` stays fast
+    from botocore.exceptions import BotoCoreError
 
-    session = boto3.session.Session()
-    home = session.region_name or "us-east-1"
+    try:  # a profile that does not exist or an endpoint that is not a URL fails here, before any call
+        session = boto3.session.Session()
+        home = session.region_name or "us-east-1"
+        sts = session.client("sts", region_name=home, config=CLIENT_CONFIG)
+    except (BotoCoreError, ValueError) as error:
+        raise AuditAborted(f"The AWS configuration cannot be used: {error}.") from error
     if not regions:
         regions = enabled_regions(session.client("ec2", region_name=home, config=CLIENT_CONFIG))
     clients = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG))
     others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=CLIENT_CONFIG))
-    sts = session.client("sts", region_name=home, config=CLIENT_CONFIG)
     state = read_account(
         clients, regions, lambda: str(sts.get_caller_identity()["Account"]), clients=lambda s, r: others((s, r))
     )
@@ -81,7 +85,9 @@ def _plugins() -> dict[str, object]:
 
 def _policy(args: argparse.Namespace) -> Policy:
     found: tuple[exemptions.Exemption, ...] = ()
-    if args.exemptions:
+    if args.exemptions is not None:
+        if not args.exemptions.strip():
+            raise ExemptionError("--exemptions needs the name of an exemptions file.")
         try:
             text = Path(args.exemptions).read_text(encoding="utf-8")
         except OSError as error:

@@ -103,7 +103,7 @@ def _rules(rules: Any, where: str) -> tuple[str, ...]:
 
 
 def _expiry(value: Any, where: str) -> datetime.date | None:
-    if value in (None, ""):
+    if value is None:
         return None
     try:
         if not isinstance(value, str) or not _DATE.fullmatch(value):
@@ -133,6 +133,8 @@ def parse(text: str, source: str = "the exemptions file") -> tuple[Exemption, ..
         raise ExemptionError(f"{source} names {error} twice in one entry: say it once.") from None
     except ValueError as error:
         raise ExemptionError(f"{source} is not valid JSON ({error}).") from None
+    except RecursionError:
+        raise ExemptionError(f"{source} is nested too deeply to be an exemptions file.") from None
     if not isinstance(data, list):
         raise ExemptionError(f"{source} must hold a JSON list of exemptions, not a {type(data).__name__}.")
     return tuple(_entry(raw, f"{source}: entry {n}") for n, raw in enumerate(data, 1))

@@ -27,6 +27,7 @@ from .rules import REGISTRY, Call, Facts, Finding, service_of
 from .state_table import StateTable
 
 RETRIED = frozenset({"ConflictException"})
+NAMING = frozenset({"Name", "TrailName"})  # arguments that say which trail, not what to set
 RETRY_PAUSES = (0.5, 1.0, 2.0)  # then the call is reported failed
 VERIFY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # CloudTrail shows a change after a while: read back up to five times
 
@@ -53,14 +54,19 @@ def plan(facts: Facts, findings: Iterable[Finding]) -> Plan:
     """The calls that revert the counted findings about ``facts`` (name the trail by ``facts.ident``)."""
     findings = list(findings)
     rules = sorted({REGISTRY[f.rule] for f in findings if f.counted}, key=lambda r: (r.revert_order, r.id))
-    exempt = {REGISTRY[f.rule].fix: f.rule for f in findings if f.exempt and REGISTRY[f.rule].fix}
+    allowed = {  # what each exempt finding's own fix would set: an exemption allows it as it is
+        (op, key): f.rule
+        for f in findings if f.exempt
+        for op, arguments in REGISTRY[f.rule].calls(facts) for key in arguments if key not in NAMING
+    }  # fmt: skip
     merged: dict[str, dict[str, Any]] = {}
     unfixed, held = [], []
     for rule in rules:
-        if rule.fix in exempt:  # the same calls would also put back what an exemption allows
-            held.append(f"{rule.id} (its fix would undo the exempt {exempt[rule.fix]})")
-            continue
         calls = rule.calls(facts) if rule.revertible else ()
+        undone = sorted({allowed[(op, key)] for op, arguments in calls for key in arguments if (op, key) in allowed})
+        if undone:  # the same calls would also put back what an exemption allows
+            held.append(f"{rule.id} (its fix would undo the exempt {', '.join(undone)})")
+            continue
         if not calls and rule.scope == "trail" and not rule.unknown:
             unfixed.append(rule.id)
         for operation, arguments in calls:

@@ -19,7 +19,7 @@ from .fix import ActionResult, Plan, revert
 from .judge import CallVerdict, TrailState, judge_call
 from .read import ClientFactory, read_call, read_extras, read_trails
 from .render.fix import describe_actions
-from .rules import Finding
+from .rules import REGISTRY, Finding
 from .send import Outcome, Sender, deliver
 from .state_table import ACCOUNT_KEY, StateTable, fingerprint
 from .sweep import plan_sweep
@@ -136,8 +136,8 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     taken = claim.result()
     if taken.duplicate:
         return HandlerResult("duplicate", call.event_id, call.event_name, verdict.trail_arn)
-    if verdict.trail is not None and not any(f.counted for f in verdict.findings if f.trail_arn == verdict.trail_arn):
-        record_baseline(verdict.trail, verdict.baseline, rt)  # compliant, or exempt from all it breaks
+    if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
+        record_baseline(verdict.trail, verdict.baseline, rt)  # only a compliant trail is a baseline
     counted = verdict.counted
     if not counted and not taken.alert_json:
         rt.table.record(call.event_id, "", (), done=True)

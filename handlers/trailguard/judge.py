@@ -135,7 +135,7 @@ class AccountVerdict:
 
 def evaluate_trail(facts: Facts, account: str = "") -> list[Finding]:
     """Every trail-level finding for one trail, in the registry's order, each with its fix and hint."""
-    fired = [(rule, message) for rule in in_order() if (message := rule.fires(facts))]
+    fired = [(rule, message) for rule in in_order() if rule.scope == "trail" and (message := rule.fires(facts))]
     ids = [rule.id for rule, _ in fired if rule.exemptible]
     return [
         rule.finding(message, facts, account=account, hint=rule.hint(facts, ids) if rule.hint else "")

@@ -57,7 +57,7 @@ def plan_sweep(
     stored = table.baselines(t.arn for t in state.trails)
     trails = [replace(t, baseline=stored.get(t.arn)) for t in state.trails]
     verdict = evaluate_account(state.account, trails, policy, home, sorted(state.region_errors))
-    refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.evaluated and not t.counted], table)
+    refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.compliant], table)
     now = {t.trail.arn: fingerprint(f.rule for f in t.counted) for t in verdict.trails}
     now[ACCOUNT_KEY] = fingerprint(f.rule for f in verdict.findings if f.counted)
     before = table.reported(now)

@@ -302,3 +302,45 @@ def test_an_entry_that_matches_nothing_is_reported() -> None:
     assert exemptions.unused(entries, verdict.all_findings, ACCOUNT) == [2]
     document = report(verdict, ["us-east-1"], {}, entries)
     assert [e["matched"] for e in document["exemptions"]] == [True, False]
+
+
+# --- the second review -------------------------------------------------------------------------------------
+
+
+def test_a_revert_never_sets_a_field_an_exemption_allows_even_through_another_rules_fix() -> None:
+    from trailguard.fix import plan
+
+    regional = TrailState(
+        {**trail("regional").description, "IsMultiRegionTrail": False, "IncludeGlobalServiceEvents": False},
+        {"IsLogging": False},
+        ALL,
+    )
+    entry = {"trail": "regional", "rules": ["global-events-excluded"], "reason": "a regional trail"}
+    verdict = judged(trail("main"), regional, with_policy=policy(entry))
+    findings = [f for f in verdict.all_findings if f.trail_arn == regional.arn]
+
+    planned = plan(regional.facts(Policy(), ident=regional.arn), findings)
+
+    assert [op for op, _ in planned.calls] == ["StartLogging"]  # the stop is reverted...
+    assert "not-multi-region (its fix would undo the exempt global-events-excluded)" in planned.why_not  # ...not this
+
+
+def test_the_data_trail_hint_never_suggests_exempting_logging_or_delivery() -> None:
+    stopped = trail("s3-data", S3_ONLY, multi_region=False, IsLogging=False, LatestDeliveryError="AccessDenied")
+    verdict = judged(trail("main"), stopped)
+    (hinted,) = [f for f in verdict.all_findings if f.hint and "data events only" in f.hint]
+
+    assert '"rules": ["not-multi-region", "management-events-excluded"]' in hinted.hint
+    assert "logging-stopped" not in hinted.hint and "delivery-failing" not in hinted.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ('[{"trail": "x", "rules": ["*"], "reason": "r", "expires": ""}]', "expires must be a date"),
+    ],
+)
+def test_a_file_too_deep_or_an_empty_expiry_is_one_sentence(text: str, says: str) -> None:
+    with pytest.raises(ExemptionError, match=says):
+        exemptions.parse(text, "ex.json")

@@ -120,8 +120,11 @@ def _account_row(account: AccountVerdict, said: Outcome) -> tuple[str, str, str,
     label = {"compliant": "compliant", "findings": "NOT COMPLIANT", "unknown": "UNKNOWN"}[said]
     if account.findings:
         return ("(account)", "", label, _summary(account.findings))
-    counted = [t for t in account.trails if t.counted]
-    note = f"covered by a compliant trail; {len(counted)} trail(s) with findings" if counted else "covered"
+    drifted = [t for t in account.trails if t.evaluated and t.counted]
+    unjudged = [t for t in account.trails if not t.evaluated and t.counted]
+    notes = [f"{len(drifted)} trail(s) with findings"] if drifted else []
+    notes += [f"{len(unjudged)} trail(s) could not be judged"] if unjudged else []
+    note = "; ".join(["covered by a compliant trail", *notes]) if notes else "covered"
     return ("(account)", "", label, note if account.covered else "-")
 
 

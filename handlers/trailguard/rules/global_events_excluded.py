@@ -23,6 +23,7 @@ GLOBAL_EVENTS_EXCLUDED = register(
         check=check,
         fix=fix,
         revert_actions=("cloudtrail:UpdateTrail",),
+        coverage_setting=True,
         revert_order=21,
         example=lambda: example({"IncludeGlobalServiceEvents": False}),
     )

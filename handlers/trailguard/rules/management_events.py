@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 
 from ..selectors import EVERY_OTHER_SOURCE, READ, WRITE, baseline_selectors, data_selectors, restored_selectors
-from .registry import Call, Facts, Rule, example, register
+from .registry import REGISTRY, Call, Facts, Rule, example, register
 
 
 def _listing(items: Iterable[str], most: int = 5) -> str:
@@ -69,12 +69,14 @@ def fix(facts: Facts) -> list[Call]:
 
 
 def exempt_data_trail(facts: Facts, fired: list[str]) -> str:
-    """A trail that logs data events only is most likely meant to: say how to exempt it."""
+    """A trail set to log data events only is most likely meant to: say how to exempt it from what it is set
+    to record (never from logging, delivery or destinations, which matter for a data trail too)."""
     if not data_selectors(facts.selectors):
         return ""
-    entry = {"trail": str(facts.arn or facts.name), "rules": fired, "reason": "logs data events only"}
+    rules = [rule for rule in fired if REGISTRY[rule].coverage_setting]
+    entry = {"trail": str(facts.arn or facts.name), "rules": rules, "reason": "logs data events only"}
     return (
-        "This trail logs data events only. If that is its purpose, exempt it: add "
+        "This trail is set to log data events only. If that is its purpose, exempt it: add "
         f"{json.dumps(entry)} to the exemptions file (trailguard audit --exemptions FILE; the stack's exemptionsFile)."
     )
 
@@ -99,6 +101,7 @@ MANAGEMENT_EVENTS_EXCLUDED = register(
         fix=fix,
         revert_actions=PUT_SELECTORS,
         revert_order=30,
+        coverage_setting=True,
     )
 )  # fmt: skip
 MANAGEMENT_EVENTS_PARTIAL = register(
@@ -111,6 +114,7 @@ MANAGEMENT_EVENTS_PARTIAL = register(
         fix=fix,
         revert_actions=PUT_SELECTORS,
         revert_order=30,
+        coverage_setting=True,
     )
 )
 MANAGEMENT_SOURCES_EXCLUDED = register(
@@ -123,6 +127,7 @@ MANAGEMENT_SOURCES_EXCLUDED = register(
         fix=fix,
         revert_actions=PUT_SELECTORS,
         revert_order=30,
+        coverage_setting=True,
     )
 )
 SELECTORS_UNRECOGNIZED = register(
@@ -135,5 +140,6 @@ SELECTORS_UNRECOGNIZED = register(
         fix=fix,
         revert_actions=PUT_SELECTORS,
         revert_order=30,
+        coverage_setting=True,
     )
 )

@@ -23,6 +23,7 @@ NOT_MULTI_REGION = register(
         check=check,
         fix=fix,
         revert_actions=("cloudtrail:UpdateTrail",),
+        coverage_setting=True,
         revert_order=20,
         example=lambda: example({"IsMultiRegionTrail": False}),
     )

@@ -147,6 +147,8 @@ class Rule:
     example: Callable[[], Facts] | None = None  # facts that break the rule and that its fix repairs
     hint: Hint | None = None  # what else a person may do about a finding (such as exempting the trail)
     reads: tuple[Read, ...] = ()  # facts beyond the trail's own three reads that the check needs
+    coverage_setting: bool = False  # about what the trail is set to record (events, regions): a trail built
+    # for another purpose (data events only) may differ on it by design, and be exempted from it
 
     def fires(self, facts: Facts) -> str | None:
         return self.check(facts) if self.check else None
