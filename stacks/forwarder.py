@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .detector import event_pattern
+from .detector import acknowledge, event_pattern
 
 
 class ForwarderStack(Stack):
@@ -20,10 +21,20 @@ class ForwarderStack(Stack):
         home_bus = events.EventBus.from_event_bus_arn(
             self, "HomeBus", f"arn:{Aws.PARTITION}:events:{home_region}:{Aws.ACCOUNT_ID}:event-bus/default"
         )
+        # Events EventBridge could not forward (after its own retries) wait here, in this region, for 14 days.
+        unforwarded = sqs.Queue(
+            self,
+            "Unforwarded",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(unforwarded, {"AwsSolutions-SQS3": "This queue is the dead-letter queue: it has none of its own."})
         events.Rule(
             self,
             "ForwardTrailChanges",
             description=f"Forward CloudTrail changes to trailguard in {home_region}",
             event_pattern=event_pattern(),
-            targets=[targets.EventBus(home_bus)],
+            targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded)],
         )
+        CfnOutput(self, "UnforwardedQueueUrl", value=unforwarded.queue_url)

@@ -133,6 +133,13 @@ def _regions(values: tuple[str, ...]) -> tuple[str, ...]:
             raise SettingsError(f"regions must list AWS regions (such as us-east-1); {value!r} is not one.")
         if values.count(value) > 1:
             raise SettingsError(f"regions lists {value!r} more than once.")
+    partitions = {value: RegionInfo.get(value).partition for value in values}
+    if len(set(partitions.values())) > 1:  # an event bus in one partition cannot send events to another
+        first, other = values[0], next(v for v in values if partitions[v] != partitions[values[0]])
+        raise SettingsError(
+            f"regions must all be in one AWS partition, so that events can be forwarded to {first}; "
+            f"{other!r} is in {partitions[other]}, {first!r} in {partitions[first]}."
+        )
     return values
 
 

@@ -847,12 +847,17 @@ def test_forwarder_sends_the_same_events_to_the_home_default_bus_and_nothing_els
         role = only(template, "AWS::IAM::Role")
         assert props(template, rule)["EventPattern"] == EXPECTED_PATTERN
         targets = [{k: v for k, v in t.items() if k != "Id"} for t in props(template, rule)["Targets"]]
-        assert targets == [{"Arn": default_bus(home), "RoleArn": arn_of(role)}]
+        queue = only(template, "AWS::SQS::Queue")  # what could not be forwarded waits here
+        assert props(template, queue)["SqsManagedSseEnabled"] is True
+        assert props(template, queue)["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert targets == [
+            {"Arn": default_bus(home), "RoleArn": arn_of(role), "DeadLetterConfig": {"Arn": arn_of(queue)}}
+        ]
         assert props(template, role)["AssumeRolePolicyDocument"]["Statement"] == [
             {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}}
         ]
         assert grants(role_statements(template, role)) == {"events:PutEvents": [default_bus(home)]}
-        for absent in ("AWS::Lambda::Function", "AWS::SNS::Topic", "AWS::DynamoDB::GlobalTable"):
+        for absent in ("AWS::Lambda::Function", "AWS::SNS::Topic", "AWS::DynamoDB::GlobalTable"):  # nothing else
             assert template.find_resources(absent) == {}
 
 

@@ -136,6 +136,8 @@ def test_rate_and_cron_schedules_are_accepted(schedule: str) -> None:
         ("alertEmails", "security@example.com,not-an-email"),
         ("regions", "us-east-9"),
         ("regions", "us-east-1,us-east-1"),
+        ("regions", "us-east-1,cn-north-1"),  # EventBridge cannot forward between partitions
+        ("regions", "us-gov-west-1,eu-west-1"),
         ("regions", "[us-east-1"),
         ("regions", [1, 2]),
         ("sweepSchedule", "every hour"),
@@ -149,6 +151,11 @@ def test_rate_and_cron_schedules_are_accepted(schedule: str) -> None:
 )
 def test_bad_value_stops_the_synth_with_one_sentence_naming_the_key(key: str, value: Any) -> None:
     assert_one_sentence_naming(error_for({key: value}), key)
+
+
+def test_regions_of_one_other_partition_are_fine_and_mixed_ones_say_which() -> None:
+    assert from_context({"regions": "cn-north-1,cn-northwest-1"}).regions == ("cn-north-1", "cn-northwest-1")
+    assert "'cn-north-1' is in aws-cn, 'us-east-1' in aws" in error_for({"regions": "us-east-1,cn-north-1"})
 
 
 def test_unknown_mode_error_lists_the_allowed_modes() -> None:
