@@ -87,6 +87,19 @@ def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
 
 
+def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """Where what could not be delivered waits 14 days: encrypted, SSL only."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    acknowledge(queue, {"AwsSolutions-SQS3": "This queue is the dead-letter queue: it has none of its own."})
+    return queue
+
+
 def event_pattern() -> events.EventPattern:
     return events.EventPattern(
         source=EVENT_PATTERN["source"], detail_type=EVENT_PATTERN["detail-type"], detail=EVENT_PATTERN["detail"]
@@ -155,14 +168,7 @@ class DetectorStack(Stack):
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        undelivered = sqs.Queue(
-            self,
-            "Undelivered",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(undelivered, {"AwsSolutions-SQS3": "This queue is the dead-letter queue: it has none of its own."})
+        undelivered = dead_letter_queue(self, "Undelivered")
         log_group = logs.LogGroup(
             self, "HandlerLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
         )

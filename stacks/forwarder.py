@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .detector import acknowledge, event_pattern
+from .detector import dead_letter_queue, event_pattern
 
 
 class ForwarderStack(Stack):
@@ -22,14 +21,7 @@ class ForwarderStack(Stack):
             self, "HomeBus", f"arn:{Aws.PARTITION}:events:{home_region}:{Aws.ACCOUNT_ID}:event-bus/default"
         )
         # Events EventBridge could not forward (after its own retries) wait here, in this region, for 14 days.
-        unforwarded = sqs.Queue(
-            self,
-            "Unforwarded",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(unforwarded, {"AwsSolutions-SQS3": "This queue is the dead-letter queue: it has none of its own."})
+        unforwarded = dead_letter_queue(self, "Unforwarded")
         events.Rule(
             self,
             "ForwardTrailChanges",

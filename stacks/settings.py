@@ -149,13 +149,6 @@ def _exemptions(name: str) -> str:
         return ""
     path = Path(name) if Path(name).is_absolute() else PROJECT / name
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SettingsError(f"exemptionsFile names {name!r}, which cannot be read ({error.strerror}).") from None
-    except UnicodeDecodeError:
-        raise SettingsError(f"exemptionsFile names {name!r}, which is not UTF-8 text.") from None
-    try:
-        exemptions.parse(text, f"exemptionsFile {name}")
+        return exemptions.load(path, f"exemptionsFile {name!r}")[0]
     except ExemptionError as error:
         raise SettingsError(str(error)) from None
-    return text

@@ -88,13 +88,7 @@ def _policy(args: argparse.Namespace) -> Policy:
     if args.exemptions is not None:
         if not args.exemptions.strip():
             raise ExemptionError("--exemptions needs the name of an exemptions file.")
-        try:
-            text = Path(args.exemptions).read_text(encoding="utf-8")
-        except OSError as error:
-            raise ExemptionError(f"--exemptions {args.exemptions}: cannot be read ({error.strerror}).") from None
-        except UnicodeDecodeError:
-            raise ExemptionError(f"--exemptions {args.exemptions}: is not UTF-8 text.") from None
-        found = exemptions.parse(text, args.exemptions)
+        found = exemptions.load(Path(args.exemptions), f"--exemptions {args.exemptions}")[1]
     return Policy(frozenset(args.allow_excluded_source), found, exemptions.today())
 
 

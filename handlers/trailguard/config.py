@@ -68,14 +68,7 @@ class HandlerConfig:
 def _exemptions(name: str, code_root: Path) -> tuple[Exemption, ...]:
     if not name:
         return ()
-    path = code_root / name
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"EXEMPTIONS_FILE names {name!r}, which cannot be read ({error.strerror}).") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"EXEMPTIONS_FILE names {name!r}, which is not UTF-8 text.") from None
-    try:
-        return exemptions.parse(text, f"EXEMPTIONS_FILE {name}")
+        return exemptions.load(code_root / name, f"EXEMPTIONS_FILE {name!r}")[1]
     except ExemptionError as error:
         raise ConfigError(str(error)) from None

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .arn import TrailArn
@@ -138,6 +139,17 @@ def parse(text: str, source: str = "the exemptions file") -> tuple[Exemption, ..
     if not isinstance(data, list):
         raise ExemptionError(f"{source} must hold a JSON list of exemptions, not a {type(data).__name__}.")
     return tuple(_entry(raw, f"{source}: entry {n}") for n, raw in enumerate(data, 1))
+
+
+def load(path: Path, source: str) -> tuple[str, tuple[Exemption, ...]]:
+    """The file's text and its entries; ``source`` names it in the one sentence of an ``ExemptionError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ExemptionError(f"{source} cannot be read ({error.strerror}).") from None
+    except UnicodeDecodeError:
+        raise ExemptionError(f"{source} is not UTF-8 text.") from None
+    return text, parse(text, source)
 
 
 def apply(
