@@ -14,7 +14,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 setup: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt handlers/requirements.txt pyproject.toml dev/pyproject.toml
-	@echo "==> Python: creating $(VENV) and installing pinned dependencies (about 30 s the first time)"
+	@echo "==> Python: creating $(VENV) and installing pinned dependencies (about a minute the first time)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
@@ -29,6 +29,7 @@ $(NODE_STAMP): package.json package-lock.json
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@echo "==> mypy, strict (up to two minutes the first time, seconds once cached)"
 	$(BIN)/mypy
 
 test: setup lint
