@@ -565,3 +565,19 @@ def test_any_untrusted_text_renders_inert_and_within_limits(alert: Alert) -> Non
     if "rule" in sns_attributes(alert):
         rules = json.loads(sns_attributes(alert)["rule"]["StringValue"])
         assert rules and all(isinstance(r, str) and r for r in rules)
+
+
+def test_formatting_from_untrusted_prose_is_neutralised_and_identifiers_stay_as_they_are() -> None:
+    forged = 'selector "*urgent* _ignore_ ~this~" on audit_trail (REMEDIATION_MODE=on)'
+    alert = example_alert(
+        summary=forged, action=f"Reverted {forged}", findings=(AlertFinding("logging-stopped", "high", forged),)
+    )
+    message = slack_message(alert)
+    texts = [message["text"], *(o["text"] for o in text_objects(message["blocks"]) if o["type"] == "mrkdwn")]
+    prose = [t for t in texts if "urgent" in t]
+
+    assert prose, "the forged text is shown"
+    for text in prose:
+        assert "*urgent*" not in text and "_ignore_" not in text and "~this~" not in text
+        assert "\u2217urgent\u2217" in text and "\u02cdignore\u02cd" in text and "\u223cthis\u223c" in text
+        assert "audit_trail" in text and "REMEDIATION_MODE" in text

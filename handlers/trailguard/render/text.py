@@ -8,6 +8,7 @@ percent-encoded before use.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import quote
 
@@ -17,6 +18,10 @@ MAX_URL = 3000
 TRUNCATED = "…(truncated)"
 BACKTICK_LOOKALIKE = "\u02cb"
 REPLACEMENT = "\ufffd"
+# mrkdwn's formatting characters, each as a lookalike that formats nothing (asterisk operator, modifier
+# letter low macron, tilde operator); inside code spans and blocks they stay as they are.
+FORMATTING_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c"})
+_FORMATTING_EDGE = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])")  # not between two letters or digits
 TITLES = {
     "drift": "CloudTrail drift",
     "failed-attempt": "Failed attempt to change CloudTrail",
@@ -75,12 +80,17 @@ def clip(text: str, limit: int) -> str:
 
 
 def md(text: str, limit: int) -> str:
-    """Untrusted text for mrkdwn: one line, escaped, without backticks, clipped."""
-    return clip(escape_slack(one_line(text)).replace("`", BACKTICK_LOOKALIKE), limit)
+    """Untrusted text for mrkdwn prose: one line, escaped, clipped, without backticks, and with a lookalike for
+    each ``*``, ``_`` or ``~`` that could open or close formatting (one at a word's edge), so that a selector
+    name or a user agent cannot make bold, italic or strikethrough; Slack has no escape for them. Inside a word
+    (``audit_trail``, ``REMEDIATION_MODE``) they format nothing and stay as they are."""
+    escaped = escape_slack(one_line(text)).replace("`", BACKTICK_LOOKALIKE)
+    return clip(_FORMATTING_EDGE.sub(lambda m: m.group(0).translate(FORMATTING_LOOKALIKES), escaped), limit)
 
 
 def code(text: str, limit: int) -> str:
-    value = md(text, limit)
+    """Untrusted text as an inline code span, shown exactly (no formatting applies inside), or ``_unknown_``."""
+    value = clip(escape_slack(one_line(text)).replace("`", BACKTICK_LOOKALIKE), limit)
     return f"`{value}`" if value else "_unknown_"
 
 
