@@ -23,11 +23,10 @@ from .aws import describe_error, error_code
 from .baseline import Baseline
 from .judge import CallVerdict, Policy, TrailState, evaluate_trail
 from .read import rule_facts
-from .rules import REGISTRY, Call, Facts, Finding, service_of
+from .rules import NAMING, REGISTRY, Call, Facts, Finding, service_of
 from .state_table import StateTable
 
 RETRIED = frozenset({"ConflictException"})
-NAMING = frozenset({"Name", "TrailName"})  # arguments that say which trail, not what to set
 RETRY_PAUSES = (0.5, 1.0, 2.0)  # then the call is reported failed
 VERIFY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # CloudTrail shows a change after a while: read back up to five times
 

@@ -14,9 +14,10 @@ from trailguard.baseline import Baseline
 from trailguard.fix import ActionResult, Plan, plan
 from trailguard.judge import CallReading, Policy, TrailState, evaluate_trail, judge_call
 from trailguard.render.fix import describe_actions
-from trailguard.rules import REGISTRY, Call, Facts
+from trailguard.rules import REGISTRY, Facts
 
 from .builders import ACCOUNT, LOGGING, STOPPED, basic, basics, trail
+from .test_rule_table import needed_actions
 
 ARN = "arn:aws:cloudtrail:eu-west-1:111122223333:trail/audit-trail"
 LOGS_ROLE = "arn:aws:iam::111122223333:role/CloudTrailToLogs"
@@ -27,16 +28,6 @@ GOOD = basics(basic("All", True))
 def full_baseline(**trail_changes: Any) -> Baseline:
     description = trail(CloudWatchLogsLogGroupArn=LOGS_GROUP, CloudWatchLogsRoleArn=LOGS_ROLE, **trail_changes)
     return Baseline.of(description, GOOD, [{"InsightType": "ApiCallRateInsight"}], [{"Key": "owner", "Value": "sec"}])
-
-
-def iam_needed(calls: tuple[Call, ...]) -> set[str]:
-    needed = {f"cloudtrail:{operation}" for operation, _ in calls}
-    for _, arguments in calls:
-        if "TagsList" in arguments:
-            needed.add("cloudtrail:AddTags")  # tags given at creation are authorised as AddTags
-        if "CloudWatchLogsRoleArn" in arguments:
-            needed.add("iam:PassRole")  # the delivery role is handed to CloudTrail
-    return needed
 
 
 def planned(rule: str, description: dict[str, Any], status: dict[str, Any], selectors: dict[str, Any],
@@ -89,7 +80,7 @@ def test_each_rules_revert_needs_exactly_the_iam_actions_it_declares(rule: str) 
     calls = SCENARIOS[rule]().calls
 
     assert calls
-    assert iam_needed(calls) == set(REGISTRY[rule].revert_actions)
+    assert needed_actions(calls) == set(REGISTRY[rule].revert_actions)
 
 
 @pytest.mark.parametrize("rule", sorted(r for r in REGISTRY if not REGISTRY[r].revert_actions))

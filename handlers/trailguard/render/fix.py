@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..rules import Call, service_of
+from ..rules import NAMING, Call, service_of
 
 # API argument -> (CloudFormation AWS::CloudTrail::Trail property, Terraform aws_cloudtrail argument)
 PROPERTIES = {
@@ -31,7 +31,6 @@ PROPERTIES = {
 # Operations whose effect is a property of its own in code.
 OPERATION_PROPERTIES = {"StartLogging": {"IsLogging": True}}
 _TF_NAMES = {"IsLogging": "enable_logging", "DataResources": "data_resource", "FieldSelectors": "field_selector"}
-NAMING = frozenset({"Name", "TrailName"})
 
 
 def _flag(key: str) -> str:

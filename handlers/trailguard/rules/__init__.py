@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 
 from .registry import (
+    NAMING,
     REGISTRY,
     SEVERITIES,
     Call,
@@ -34,6 +35,7 @@ for _unit in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_unit.name}")
 
 __all__ = [
+    "NAMING",
     "REGISTRY",
     "SEVERITIES",
     "Call",

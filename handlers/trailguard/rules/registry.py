@@ -24,6 +24,7 @@ Scope = Literal["trail", "account"]
 # An API operation and its arguments: ("StartLogging", {"Name": ...}) for CloudTrail, "<service>:<Operation>"
 # for another service ("kms:EnableKey"); the IAM action it needs is "<service>:<Operation>" either way.
 Call = tuple[str, dict[str, Any]]
+NAMING = frozenset({"Name", "TrailName"})  # a call's arguments that say which trail, not what to set on it
 
 
 def service_of(operation: str) -> tuple[str, str]:
