@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from trailguard import events, flow
-from trailguard.config import HandlerConfig
+from trailguard.config import Deadline, HandlerConfig
 
 logger = Logger(service="trailguard")
 metrics = Metrics(namespace="trailguard", service="trailguard")
@@ -30,12 +30,14 @@ class DeliveryFailed(RuntimeError):
 def runtime(context: Any) -> flow.Runtime:
     """Clients and settings, built at first use and kept for the container's life."""
     global _runtime  # noqa: PLW0603 - kept for the container's life, the Lambda way
+    if _runtime is not None:
+        _runtime.deadline = Deadline.of(context)
     if _runtime is None:
         import boto3
         from botocore.config import Config as BotoConfig
 
         from trailguard.arn import Arn, region_of
-        from trailguard.aws import CLIENT_CONFIG, ClientCache
+        from trailguard.aws import CLIENT_CONFIG, EVENT_READS, ClientCache
         from trailguard.read import enabled_regions
         from trailguard.render.email import sns_message
         from trailguard.render.slack import slack_message
@@ -66,14 +68,13 @@ def runtime(context: Any) -> flow.Runtime:
             config=config,
             account=function.account if function else "",
             home=(function.region if function else "") or session.region_name or "us-east-1",
-            cloudtrail=ClientCache(
-                lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
-            ),
+            cloudtrail=ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS)),
             table=StateTable(session.client("dynamodb", config=quick), config.state_table),
             senders=senders,
             regions=lambda: enabled_regions(ec2()),
             identity=identity,
             others=lambda service, region: others((service, region)),
+            deadline=Deadline.of(context),
         )
     return _runtime
 

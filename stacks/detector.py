@@ -32,6 +32,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from trailguard.config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, TIMEOUT_SECONDS
 from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, WATCHED_CALLS
 from trailguard.rules import read_actions, revert_actions
 
@@ -209,12 +210,13 @@ class DetectorStack(Stack):
                 ),
             ),
             role=role,
-            timeout=Duration.seconds(60),  # within the delivery lease (trailguard.state_table.LEASE_SECONDS)
+            # The handler budgets its reads and sends against these, and sizes its delivery lease to outlive them
+            timeout=Duration.seconds(TIMEOUT_SECONDS),
             memory_size=256,
             environment=environment,
             log_group=log_group,
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
+            retry_attempts=LAMBDA_ATTEMPTS - 1,
+            max_event_age=Duration.seconds(MAX_EVENT_AGE),
             on_failure=QueueDestination(undelivered),
         )
         events.Rule(

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,12 +157,23 @@ class DemoAccount:
         )["ARN"]
         os.environ.update(STATE_TABLE=TABLE, ALERT_TOPIC_ARN=topic, SLACK_SECRET_ARN=secret, REMEDIATION_MODE=mode)
         drift_handler._runtime = None  # a new Lambda container with this configuration
-        baseline = self.deliver(cloudtrail_record("StartLogging", {"name": TRAIL}, eventName="PutEventSelectors",
-                                                  requestParameters={"trailName": TRAIL}))  # fmt: skip
-        assert baseline["status"] == "compliant", baseline  # the detector has recorded the trail's baseline
+        sweep = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": "2026-11-21T08:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": {},
+        }
+        baseline = self.deliver(sweep, wrapped=True)
+        assert baseline["status"] == "compliant", baseline  # the sweep has recorded the trail's baseline
         self.seen_slack = len(self.slack.messages)
 
-    def deliver(self, record: dict[str, Any]) -> dict[str, Any]:
+    def deliver(self, record: dict[str, Any], *, wrapped: bool = False) -> dict[str, Any]:
+        """Run the handler on a CloudTrail record (in its EventBridge envelope), or on an event as it is."""
         import drift_handler
 
         class Context:
@@ -171,7 +183,7 @@ class DemoAccount:
         drift_handler.logger.setLevel("WARNING")  # its JSON log lines and metrics belong in CloudWatch
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                result: dict[str, Any] = drift_handler.handler(envelope(record), Context())
+                result: dict[str, Any] = drift_handler.handler(record if wrapped else envelope(record), Context())
         finally:
             drift_handler.logger.setLevel(level)
         return result

@@ -18,7 +18,12 @@ from .events import Actor, TrailCall
 from .render.fix import cli
 from .rules import SEVERITIES, Finding, Severity, worst
 
-AlertKind = Literal["drift", "failed-attempt", "sweep-drift", "sweep-compliant", "sweep-exempt"]
+AlertKind = Literal["drift", "failed-attempt", "unjudged", "sweep-drift", "sweep-compliant", "sweep-exempt"]
+# What one finding may carry, so that a stored alert stays far below DynamoDB's item limit and a message below
+# Slack's and SNS's: a fix for a trail with hundreds of long selector values can run to megabytes.
+MAX_MESSAGE_CHARS = 2_000
+MAX_FIX_CHARS = 4_000
+CUT_FIX = "\n# ... cut here: the full command is too long for an alert; `trailguard audit --format json` prints it"
 
 CONSOLE_HOSTS = {
     "aws": "console.aws.amazon.com",
@@ -54,13 +59,16 @@ class Alert:
     action: str = "Nothing: alert only (REMEDIATION_MODE=off)."
     console_url: str = ""
     error: str = ""
+    note: str = ""  # said at sending time only (a possible repeat), never stored
 
     @property
     def rules(self) -> list[str]:
         return sorted({f.rule for f in self.findings})
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        del data["note"]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
@@ -76,13 +84,17 @@ def alert_findings(findings: Iterable[Finding]) -> tuple[AlertFinding, ...]:
         AlertFinding(
             f.rule,
             f.severity,
-            f.message
+            _cut(f.message, MAX_MESSAGE_CHARS, " …")
             + (f" (its exemption applied through {f.waiver.expires})" if f.waiver and f.waiver.expired else ""),
-            cli(f.calls, f.region),
-            f.hint,
+            _cut(cli(f.calls, f.region), MAX_FIX_CHARS, CUT_FIX),
+            _cut(f.hint, MAX_MESSAGE_CHARS, " …"),
         )
         for f in findings
     )
+
+
+def _cut(text: str, limit: int, marker: str) -> str:
+    return text if len(text) <= limit else text[: limit - len(marker)] + marker
 
 
 def console_url(trail_arn: str | None, region: str) -> str:
@@ -96,7 +108,7 @@ def console_url(trail_arn: str | None, region: str) -> str:
 def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str | None, action: str) -> Alert:
     """A watched call left the trail (or the account) drifted: ``findings`` are the counted ones."""
     first = min(findings, key=lambda f: SEVERITIES.index(f.severity))
-    summary = f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: {first.message}"
+    summary = f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: {_cut(first.message, 500, ' …')}"
     return Alert(
         key=call.event_id,
         kind="drift",
@@ -111,6 +123,29 @@ def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str |
         findings=alert_findings(findings),
         action=action,
         console_url=console_url(trail_arn, call.trail.region),
+    )
+
+
+def unjudged_alert(call: TrailCall, why: str, attempts: int) -> Alert:
+    """The trail a watched call named could not be read in time on Lambda's last attempt: say so, rather than
+    nothing. High: the call may have stopped or blinded the trail, and nobody has looked yet."""
+    return Alert(
+        key=call.event_id,
+        kind="unjudged",
+        severity="high",
+        summary=(
+            f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: the trail could not be read "
+            f"after {attempts} attempts, so the change was not judged. Check the trail now."
+        ),
+        account=call.account,
+        region=call.trail.region,
+        trail_name=call.trail.name,
+        trail_arn=call.trail.arn,
+        event_name=call.event_name,
+        actor=call.actor,
+        action="Nothing: the trail's state is unknown, so nothing was reverted.",
+        console_url=console_url(call.trail.arn, call.trail.region),
+        error=_cut(why, MAX_MESSAGE_CHARS, " …"),
     )
 
 

@@ -11,7 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, NoCredentialsError, NoRegionError, PartialCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
 
 WORKERS = 32
 
@@ -21,6 +29,15 @@ CLIENT_CONFIG = Config(
     max_pool_connections=WORKERS,
     connect_timeout=5,
     read_timeout=30,
+)
+
+# The Lambda's reads of an event's trail: shorter waits, since the invocation's own deadline bounds them all
+# and a throttled or silent CloudTrail is better retried by Lambda a minute later than waited for now.
+EVENT_READS = Config(
+    retries={"mode": "adaptive", "max_attempts": 4},
+    max_pool_connections=WORKERS,
+    connect_timeout=3,
+    read_timeout=10,
 )
 
 _CREDENTIAL_CODES = frozenset(
@@ -34,6 +51,25 @@ _CREDENTIAL_CODES = frozenset(
     }
 )
 _DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# Answers that say "not now" rather than "no": AWS's throttling codes and its server-side failures.
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
 
 
 def error_code(error: BaseException) -> str:
@@ -62,6 +98,15 @@ def explain(error: BaseException, service: str = "cloudtrail") -> str:
     """``describe_error``, with the missing permission named when the call was denied."""
     lacking = missing_permission(error, service)
     return describe_error(error) + (f" (the caller lacks {lacking})" if lacking else "")
+
+
+def transient(error: BaseException) -> bool:
+    """Whether ``error`` says "not now" (throttled, a 5xx, no answer in time) rather than "no": the same call
+    may well succeed a minute later."""
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return error_code(error) in _TRANSIENT_CODES or status >= 500
+    return isinstance(error, ReadTimeoutError | ConnectionClosedError | ConnectionError | TimeoutError)
 
 
 class AuditAborted(Exception):

@@ -7,9 +7,10 @@ so that a revert can put back precisely what was lost, and a deleted trail can b
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .arn import TrailArn
@@ -54,6 +55,16 @@ class Baseline:
     selectors: dict[str, Any]
     insight_selectors: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
+    # What recorded it: "sweep" (the scheduled audit), "accepted" (a person) or "event" (the state right after
+    # a watched call, which the caller may have chosen: never restored as a destination or a recreated trail).
+    source: str = "sweep"
+    selectors_digest: str = ""  # set when the selectors were too large to keep: their SHA-256
+    recorded_at: int = field(default=0, compare=False)  # epoch seconds; kept by the state table, not in the JSON
+
+    @property
+    def trusted(self) -> bool:
+        """Whether a revert may put this baseline back (a destination, a deleted trail)."""
+        return self.source in ("sweep", "accepted")
 
     @classmethod
     def of(
@@ -62,6 +73,7 @@ class Baseline:
         selectors: Mapping[str, Any],
         insight_selectors: list[dict[str, Any]] | None = None,
         tags: list[dict[str, str]] | None = None,
+        source: str = "sweep",
     ) -> Baseline:
         arn = str(description.get("TrailARN", ""))
         kept = {k: _value(description, k) for k in (*DESTINATIONS, *TRAIL_FLAGS)}
@@ -73,12 +85,23 @@ class Baseline:
             selectors=selectors_in_use(selectors),
             insight_selectors=list(insight_selectors or []),
             tags=list(tags or []),
+            source=source,
         )
 
     def same_trail(self, description: Mapping[str, Any], selectors: Mapping[str, Any]) -> bool:
         """True when the description and selectors are what this baseline already holds."""
         other = Baseline.of(description, selectors)
+        if self.selectors_digest:
+            return (other.trail, _digest(other.selectors)) == (self.trail, self.selectors_digest)
         return (other.trail, other.selectors) == (self.trail, self.selectors)
+
+    def bounded(self, limit: int, pack: Callable[[str], bytes]) -> Baseline:
+        """This baseline, or (when ``pack`` of its JSON exceeds ``limit`` bytes) the same without its event and
+        insight selectors, which are kept as a digest: a trail with hundreds of long data-event values can
+        outgrow a DynamoDB item. Its destinations and settings, what a revert restores, always fit."""
+        if len(pack(self.to_json())) <= limit:
+            return self
+        return replace(self, selectors={}, insight_selectors=[], selectors_digest=_digest(self.selectors))
 
     def recreate_calls(self) -> list[tuple[str, dict[str, Any]]]:
         """The trail back from this baseline: same name and settings, selectors, insights, tags, logging."""
@@ -87,9 +110,11 @@ class Baseline:
         create: dict[str, Any] = {"Name": self.name, **destinations, **flags}
         if self.tags:
             create["TagsList"] = self.tags
+        # Selectors too large to have been kept: all management events, which is what the policy asks for.
+        selectors = self.selectors or {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
         calls: list[tuple[str, dict[str, Any]]] = [
             ("CreateTrail", create),
-            ("PutEventSelectors", {"TrailName": self.name, **self.selectors}),
+            ("PutEventSelectors", {"TrailName": self.name, **selectors}),
         ]
         if self.insight_selectors:
             calls.append(("PutInsightSelectors", {"TrailName": self.name, "InsightSelectors": self.insight_selectors}))
@@ -97,11 +122,17 @@ class Baseline:
         return calls
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        del data["recorded_at"]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Baseline:
-        return cls(**json.loads(text))
+    def from_json(cls, text: str, recorded_at: int = 0) -> Baseline:
+        return cls(**json.loads(text), recorded_at=recorded_at)
+
+
+def _digest(selectors: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(selectors, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def selectors_in_use(response: Mapping[str, Any]) -> dict[str, Any]:

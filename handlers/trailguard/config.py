@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import exemptions
 from .exemptions import Exemption, ExemptionError
@@ -17,6 +18,39 @@ MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
 _ARN = re.compile(r"^arn:aws[a-z-]*:(sns|secretsmanager):[a-z0-9-]+:\d{12}:\S+$")
 CODE_ROOT = Path(__file__).resolve().parents[1]  # the function's code: drift_handler.py and trailguard/
 _SOURCE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
+# Lambda runs an asynchronous event up to three times: the first try, a retry about a minute after it failed
+# and another about two minutes after that (the stack sets retry_attempts=2). The third is the last chance.
+LAMBDA_ATTEMPTS = 3
+MAX_EVENT_AGE = 6 * 3600  # the stack's max_event_age: Lambda drops an event older than this
+TIMEOUT_SECONDS = 60  # the function's timeout (the stack's), assumed when the context does not say
+# Time kept back from reading for what follows it: a Slack send can take ~19 s with its retries, SNS and the
+# state table a few more. Reads that have not answered by then are given up, and Lambda retries the event.
+SENDING_RESERVE = 25.0
+
+
+@dataclass
+class Deadline:
+    """When this invocation will be stopped (monotonic seconds), from ``context.get_remaining_time_in_millis``."""
+
+    end: float
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    @classmethod
+    def of(cls, context: Any, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        seconds = remaining() / 1000 if callable(remaining) else TIMEOUT_SECONDS
+        return cls(clock() + seconds, clock)
+
+    def left(self) -> float:
+        """Seconds until the invocation is stopped."""
+        return max(self.end - self.clock(), 0.0)
+
+    def for_reading(self) -> float:
+        """Seconds reads may still take, keeping ``SENDING_RESERVE`` back for sending."""
+        return max(self.left() - SENDING_RESERVE, 0.0)
+
+    def ms(self) -> int:
+        return int(self.left() * 1000)
 
 
 class ConfigError(ValueError):

@@ -49,8 +49,9 @@ class ActionResult:
         return {"action": self.action, "result": self.result, "arguments": self.arguments, "detail": self.detail}
 
 
-def plan(facts: Facts, findings: Iterable[Finding]) -> Plan:
-    """The calls that revert the counted findings about ``facts`` (name the trail by ``facts.ident``)."""
+def plan(facts: Facts, findings: Iterable[Finding], since: int = 0) -> Plan:
+    """The calls that revert the counted findings about ``facts`` (name the trail by ``facts.ident``); ``since``
+    (epoch seconds) is when the change being reverted was made, when known."""
     findings = list(findings)
     rules = sorted({REGISTRY[f.rule] for f in findings if f.counted}, key=lambda r: (r.revert_order, r.id))
     allowed = {  # what each exempt finding's own fix would set: an exemption allows it as it is
@@ -60,7 +61,11 @@ def plan(facts: Facts, findings: Iterable[Finding]) -> Plan:
     }  # fmt: skip
     merged: dict[str, dict[str, Any]] = {}
     unfixed, held = [], []
+    doubt = _doubt(facts.baseline, since)
     for rule in rules:
+        if rule.restores_baseline and doubt:
+            held.append(f"{rule.id} ({doubt})")
+            continue
         calls = rule.calls(facts) if rule.revertible else ()
         undone = sorted({allowed[(op, key)] for op, arguments in calls for key in arguments if (op, key) in allowed})
         if undone:  # the same calls would also put back what an exemption allows
@@ -76,6 +81,18 @@ def plan(facts: Facts, findings: Iterable[Finding]) -> Plan:
     if held:
         why_not.append(f"not reverted: {', '.join(held)}")
     return Plan(tuple(merged.items()), "; ".join(why_not))
+
+
+def _doubt(baseline: Baseline | None, since: int) -> str:
+    """Why ``baseline`` may not be written back, or "" when it may."""
+    if baseline is None:
+        return ""
+    if not baseline.trusted:
+        return ("its baseline was recorded right after a watched call, not by the sweep or a person, and may be "
+                "the change itself")  # fmt: skip
+    if since and baseline.recorded_at > since:
+        return "its baseline was recorded after the change, and may be the change itself"
+    return ""
 
 
 def _method(operation: str) -> str:
@@ -187,22 +204,24 @@ def _failed(results: list[ActionResult], why: str) -> list[ActionResult]:
 
 
 def revert(
-    verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, clients: Callable[[str, str], Any]
-) -> tuple[list[ActionResult], Plan]:
+    verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, clients: Callable[[str, str], Any],
+    *, since: int = 0,
+) -> tuple[list[ActionResult], Plan]:  # fmt: skip
     """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified.
-    ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it)."""
+    ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it);
+    ``since`` is when the change was made (epoch seconds), so that a baseline recorded after it is not restored."""
     if mode == "off":
         return [], Plan()
     trail, baseline = verdict.trail, verdict.baseline
     arn = trail.arn if trail else baseline.arn if baseline else ""
     facts = trail.facts(policy, ident=arn) if trail else Facts(baseline=baseline, ident=arn)
-    planned = plan(facts, [f for f in verdict.findings if f.trail_arn])
+    planned = plan(facts, [f for f in verdict.findings if f.trail_arn], since)
     if not planned.calls:
         return [], planned
     if mode == "dry-run":
         return [ActionResult(op, "dry-run", args) for op, args in planned.calls], planned
     region = trail.home_region if trail else baseline.home_region if baseline else ""
-    planned = _replanned(planned, arn, clients("cloudtrail", region), baseline, policy, clients=clients)
+    planned = _replanned(planned, arn, clients("cloudtrail", region), baseline, policy, clients=clients, since=since)
     if not planned.calls:
         return [], planned
     if not table.spend_revert(arn):
@@ -219,6 +238,7 @@ def _replanned(
     policy: Policy,
     *,
     clients: Callable[[str, str], Any],
+    since: int = 0,
 ) -> Plan:
     """The plan again from the trail as it is right before writing, so that a revert never overwrites what a
     person changed meanwhile, and writes only what is still drifted. Unreadable now: the plan as it was."""
@@ -229,4 +249,4 @@ def _replanned(
         return planned if any(op == "CreateTrail" for op, _ in planned.calls) else Plan(why_not="it is gone now")
     if not any(f.counted for f in now.findings):
         return Plan(settled=True)
-    return plan(now.state.facts(policy, ident=arn), now.findings)
+    return plan(now.state.facts(policy, ident=arn), now.findings, since)

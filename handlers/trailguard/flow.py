@@ -6,25 +6,32 @@ the state table, configuration) comes in a ``Runtime`` built once per container 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
-from .alerts import Alert, attempt_alert, drift_alert
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .alerts import Alert, attempt_alert, drift_alert, unjudged_alert
 from .baseline import Baseline
-from .config import HandlerConfig
+from .config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, Deadline, HandlerConfig
 from .events import Ignored, Sweep, TrailCall
-from .fix import ActionResult, Plan, revert
-from .judge import CallVerdict, TrailState, judge_call
-from .read import ClientFactory, read_call, read_extras, read_trails
+from .fix import ActionResult, revert
+from .judge import CallReading, CallVerdict, TrailState, judge_call
+from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
 from .rules import REGISTRY, Finding
 from .send import Outcome, Sender, deliver
-from .state_table import ACCOUNT_KEY, StateTable, fingerprint
+from .state_table import ACCOUNT_KEY, Claim, StateTable, Unprocessed, fingerprint
 from .sweep import plan_sweep
 
+REVERTING = "Reverting (REMEDIATION_MODE=on); this alert was stored before the revert finished: check the trail."
 SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
+LOG = logging.getLogger(__name__)
 Status = Literal["drift", "compliant", "ignored", "failed-attempt", "duplicate"]
 
 
@@ -42,6 +49,7 @@ class Runtime:
     identity: Callable[[], str] = lambda: ""  # the detector's own caller ARN (STS), asked once when needed
     others: Callable[[str, str], Any] | None = None  # (service, region) -> client, for a fix of another service
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=16))
+    deadline: Deadline = field(default_factory=lambda: Deadline.of(None))  # the handler sets it per invocation
 
     def client(self, service: str, region: str) -> Any:
         """A client of ``service`` in ``region``: CloudTrail's from its cache, another's from ``others``."""
@@ -104,18 +112,38 @@ def _failures(outcome: Outcome) -> tuple[str, ...]:
     return tuple(f"{d.channel}: {d.detail}" for d in outcome.failed)
 
 
-def evaluate_call(call: TrailCall, rt: Runtime) -> CallVerdict:
+class RetryLater(RuntimeError):
+    """The trail could not be read now (throttled, no answer in time): raised before Lambda's last attempt,
+    after the claim was released, so that Lambda retries the event instead of settling for a weaker verdict."""
+
+
+def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lambda: True) -> CallVerdict:
     """Read the named trail, its baseline and (only when it is no longer compliant) the account's other
-    multi-region trails live, and judge them."""
+    multi-region trails live, and judge them. When reads failed for now or ran out of time, ``RetryLater``
+    unless ``settle()`` says this is the last chance: then the trail is judged unreadable, with the reason."""
     policy, ref = rt.config.policy, call.trail
-    reading = read_call(ref.name, ref.arn, ref.region, rt.cloudtrail, reads_trail=call.event_name != "DeleteTrail",
-                        baselines=rt.table.baselines, pool=rt.pool, clients=rt.client)  # fmt: skip
+    try:
+        reading = read_call(ref.name, ref.arn, ref.region, rt.cloudtrail, reads_trail=call.event_name != "DeleteTrail",
+                            baselines=rt.table.baselines, pool=rt.pool, clients=rt.client,
+                            time_left=rt.deadline.for_reading)  # fmt: skip
+    except ReadsTimedOut as error:
+        if not settle():
+            raise RetryLater(str(error)) from error
+        reading = CallReading(None, None, error=str(error), transient=(str(error),))
+    if reading.transient and not settle():
+        raise RetryLater("; ".join(reading.transient))
     verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy)
     if verdict is None:
-        others = read_trails(rt.cloudtrail, reading.others(), call.account, clients=rt.client)
+        try:
+            others = read_trails(rt.cloudtrail, reading.others(), call.account, clients=rt.client,
+                                 time_left=rt.deadline.for_reading)  # fmt: skip
+        except ReadsTimedOut as error:
+            if not settle():
+                raise RetryLater(str(error)) from error
+            others = []
         verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy, others)
     assert verdict is not None  # given the other trails, the judgement is complete
-    return verdict
+    return replace(verdict, unread="; ".join(reading.transient))
 
 
 def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
@@ -127,30 +155,65 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
         return ignored(Ignored("the detector's own revert: not judged again, so it cannot loop", call.event_id,
                                call.event_name))  # fmt: skip
     if call.failed:
-        outcome = deliver(attempt_alert(call), rt.senders, rt.table, rt.pool)
+        outcome = deliver(attempt_alert(call), rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(),
+                          time_left=rt.deadline.left)  # fmt: skip
         status: Status = "duplicate" if outcome.duplicate else "failed-attempt"
         return HandlerResult(status, call.event_id, call.event_name, call.trail.arn, notified=outcome.delivered,
                              failed=_failures(outcome))  # fmt: skip
-    claim = rt.pool.submit(rt.table.claim, call.event_id)  # taken while the trail is read
-    verdict = evaluate_call(call, rt)
+    claim = rt.pool.submit(rt.table.claim, call.event_id, rt.deadline.ms())  # taken while the trail is read
+
+    def settle() -> bool:  # no retry is coming, or none is needed: judge what could be read
+        taken = claim.result()
+        return taken.duplicate or bool(taken.alert_json) or taken.attempt >= LAMBDA_ATTEMPTS
+
+    try:
+        verdict = evaluate_call(call, rt, settle)
+    except RetryLater:
+        if claim.result().duplicate:
+            return HandlerResult("duplicate", call.event_id, call.event_name, call.trail.arn)
+        rt.table.release(call.event_id, claim.result().token)
+        raise
     taken = claim.result()
     if taken.duplicate:
         return HandlerResult("duplicate", call.event_id, call.event_name, verdict.trail_arn)
+    try:
+        return _judged(call, verdict, taken, rt)
+    except BaseException:  # whatever it is, Lambda retries: give the lease back so the retry is not a "twin"
+        rt.table.release(call.event_id, taken.token)
+        raise
+
+
+def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) -> HandlerResult:
+    """The claimed event, judged: revert if asked, then store and send the alert (or the stored one)."""
+    mode = rt.config.remediation_mode
+    if taken.alert_json:  # a retry: the first attempt judged (and reverted); finish sending what it stored
+        outcome = deliver(Alert.from_json(taken.alert_json), rt.senders, rt.table, rt.pool, taken,
+                          time_left=rt.deadline.left)  # fmt: skip
+        return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
+                             (), outcome.delivered, _failures(outcome))  # fmt: skip
     if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
-        record_baseline(verdict.trail, verdict.baseline, rt)  # only a compliant trail is a baseline
+        _keep_baseline(verdict.trail, verdict.baseline, rt)  # only a compliant trail is a baseline
     counted = verdict.counted
-    if not counted and not taken.alert_json:
-        rt.table.record(call.event_id, "", (), done=True)
+    if not counted:
+        rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
         return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
-    results, planned = revert(verdict, rt.config.remediation_mode, rt.config.policy, rt.table, rt.client) \
-        if counted else ([], Plan())  # fmt: skip
     region = verdict.trail.home_region if verdict.trail else call.trail.region
-    action = describe_actions(rt.config.remediation_mode, results, planned.why_not, region, settled=planned.settled)
-    # A retry whose trail was fixed meanwhile still owes the missing channels the alert stored by the first try.
-    alert = drift_alert(call, counted, verdict.trail_arn, action) if counted else Alert.from_json(taken.alert_json)
-    if any(r.result == "suspended" for r in results):
-        alert = replace(alert, severity="critical")
-    outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken)
+    if verdict.unread:  # Lambda's last attempt, and the trail still could not be read
+        alert = unjudged_alert(call, verdict.unread, taken.attempt)
+        results: list[ActionResult] = []
+    else:
+        if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
+            first = drift_alert(call, counted, verdict.trail_arn, REVERTING)
+            rt.table.announce(call.event_id, taken.token, first.to_json(), ())
+        since = _change_time(call.actor.time)
+        results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.client, since=since)
+        action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
+        alert = drift_alert(call, counted, verdict.trail_arn, action)
+        if any(r.result == "suspended" for r in results):
+            alert = replace(alert, severity="critical")
+        if mode == "on":
+            rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
+    outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
     if not outcome.failed:  # what the sweep need not repeat
         reported = {ACCOUNT_KEY: fingerprint(f.rule for f in counted if not f.trail_arn)}
         if verdict.trail_arn:
@@ -160,13 +223,29 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
                          tuple(results), outcome.delivered, _failures(outcome))  # fmt: skip
 
 
-def record_baseline(state: TrailState, stored: Baseline | None, rt: Runtime) -> None:
-    """Remember a compliant trail as it is, unless the stored baseline already says exactly that."""
+def _change_time(timestamp: str, now: float | None = None) -> int:
+    """When the call was made (``eventTime``, epoch seconds), for "the baseline predates the change"; 0 (not
+    known) when it cannot be read, or when it is older than any live delivery can be (Lambda gives up on an
+    event after ``MAX_EVENT_AGE``): a replayed record's time says nothing about the baselines stored since."""
+    try:
+        when = int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+    return when if (time.time() if now is None else now) - when <= MAX_EVENT_AGE else 0
+
+
+def _keep_baseline(state: TrailState, stored: Baseline | None, rt: Runtime) -> None:
+    """Remember a compliant trail as it is right after a watched call (a baseline the revert does not trust
+    for destinations), unless the stored baseline already says exactly that. Best effort: a baseline that
+    cannot be stored must not stop the alert."""
     if state.selectors is None or (stored is not None and stored.same_trail(state.description, state.selectors)):
         return
-    extras = read_extras(rt.cloudtrail(state.home_region), state.arn)
-    if extras is not None:
-        rt.table.save_baselines([Baseline.of(state.description, state.selectors, *extras)])
+    try:
+        extras = read_extras(rt.cloudtrail(state.home_region), state.arn)
+        if extras is not None:
+            rt.table.save_baselines([Baseline.of(state.description, state.selectors, *extras, source="event")])
+    except (ClientError, BotoCoreError, Unprocessed) as error:
+        LOG.warning("baseline of %s not stored: %s", state.arn, error)
 
 
 def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
@@ -185,7 +264,7 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
     notified: set[str] = set()
     failed: list[str] = []
     for subject, reported, alert in report.alerts:
-        outcome = deliver(alert, rt.senders, rt.table, rt.pool)
+        outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left)
         notified.update(outcome.delivered)
         failed.extend(_failures(outcome))
         if not outcome.failed:

@@ -217,6 +217,7 @@ class CallReading:
     trail: TrailState | None
     baseline: Baseline | None = None
     error: str = ""
+    transient: tuple[str, ...] = ()  # reads that failed for now (throttled, 5xx, no answer): worth a retry
 
     def others(self) -> list[Mapping[str, Any]]:
         """The account's other multi-region trails: only they can keep it covered."""
@@ -231,6 +232,7 @@ class CallVerdict:
     trail: TrailState | None
     findings: tuple[Finding, ...]
     baseline: Baseline | None = None
+    unread: str = ""  # reads that failed for now, when the judgement had to be made anyway (the last attempt)
 
     @property
     def trail_arn(self) -> str | None:

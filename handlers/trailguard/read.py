@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from .aws import (
     explain,
     missing_permission,
     rejected_credentials,
+    transient,
 )
 from .baseline import Baseline
 from .judge import CallReading, TrailState
@@ -48,6 +50,10 @@ def enabled_regions(ec2: EC2Client) -> list[str]:
             abort_reason(error) or f"Could not list the account's regions: {explain(error, 'ec2')}."
         ) from error
     return sorted(r["RegionName"] for r in regions)
+
+
+class ReadsTimedOut(TimeoutError):
+    """Reads still unanswered when the invocation's reading time ran out (the message says how many)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class _Reader:
         self.account: str | None = None
         self.listing: list[dict[str, Any]] = []
         self.abort = True  # an audit stops on a credentials or endpoint error; an event's read records it
+        self.transient: list[str] = []  # errors that say "not now"
+        self.time_left: Callable[[], float] | None = None  # seconds the reads may still take (None: no limit)
 
     def describe_only(self, region: str) -> None:
         """DescribeTrails in ``region``, kept as it is (``listing``) rather than read trail by trail."""
@@ -121,6 +129,8 @@ class _Reader:
             if self.abort and reason and not (kind == "describe" and rejected_credentials(error)):
                 raise AuditAborted(reason)
             message = explain(error)
+            if transient(error):
+                self.transient.append(message)
             if kind in ("describe", "list"):
                 self.region_errors[key] = message + (" (is the region enabled for the account?)" if reason else "")
                 self.rejected.append(reason or "")
@@ -138,7 +148,10 @@ class _Reader:
 
     def drain(self) -> None:
         while self.pending:
-            done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+            limit = self.time_left() if self.time_left else None
+            done, _ = wait(list(self.pending), timeout=limit, return_when=FIRST_COMPLETED)
+            if not done:
+                raise ReadsTimedOut(f"CloudTrail did not answer {len(self.pending)} read(s) in time")
             for future in done:
                 self.settle(future)
 
@@ -196,21 +209,24 @@ def read_trails(
     cloudtrail: ClientFactory,
     trails: Sequence[Mapping[str, Any]],
     account: str,
+    *,
     workers: int = WORKERS,
     clients: Clients | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> list[TrailState]:
     """Status and selectors of trails already described (2 calls each, concurrently, errors isolated), and
-    what the rules' own reads need."""
+    what the rules' own reads need, within ``time_left()`` seconds (``ReadsTimedOut``)."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-read")
     reader = _Reader(cloudtrail, pool)
     reader.account = account
+    reader.time_left = time_left
     try:
         reader.listed(list(trails))
         for arn in reader.deferred:
             if not _owned_elsewhere(reader.descriptions[arn], account):
                 reader.read_trail(arn)
         reader.drain()
-        return rule_facts(reader.state(()).trails, clients or only(cloudtrail), pool)
+        return rule_facts(reader.state(()).trails, clients or only(cloudtrail), pool, time_left)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -226,7 +242,10 @@ def only(cloudtrail: ClientFactory) -> Clients:
     return clients
 
 
-def rule_facts(states: Sequence[TrailState], clients: Clients, pool: ThreadPoolExecutor) -> list[TrailState]:
+def rule_facts(
+    states: Sequence[TrailState], clients: Clients, pool: ThreadPoolExecutor,
+    time_left: Callable[[], float] | None = None,
+) -> list[TrailState]:  # fmt: skip
     """Each readable trail with what the rules' own reads found (``extra``); a read that fails makes the trail
     unreadable, naming the permission when it was denied. No rule with reads: nothing is called."""
     wanted = reads()
@@ -242,7 +261,9 @@ def rule_facts(states: Sequence[TrailState], clients: Clients, pool: ThreadPoolE
     errors: dict[int, list[str]] = {}
     for future, (n, read) in jobs.items():
         try:
-            found.setdefault(n, {})[read.key] = future.result()
+            found.setdefault(n, {})[read.key] = future.result(timeout=time_left() if time_left else None)
+        except FuturesTimeout:
+            raise ReadsTimedOut(f"{read.action} did not answer in time") from None
         except (ClientError, BotoCoreError, LookupError) as error:
             lacking = f" (the caller lacks {read.action})" if missing_permission(error, "") else ""
             errors.setdefault(n, []).append(f"{read.key}: {describe_error(error)}{lacking}")
@@ -285,12 +306,14 @@ def read_call(
     baselines: Callable[[list[str]], Mapping[str, Baseline]],
     pool: ThreadPoolExecutor,
     clients: Clients | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> CallReading:
     """The trail a call named, read in the region of the call (a multi-region trail's home region): one
     DescribeTrails (which lists every multi-region trail of the account, as shadow copies) at the same time as
     the trail's status and selectors (unless ``reads_trail`` is False: it was deleted) and its baseline."""
     reader = _Reader(cloudtrail, pool)
     reader.abort = False
+    reader.time_left = time_left
     ident = trail_arn or trail_name
     reader.describe_only(region)
     if reads_trail:
@@ -298,13 +321,17 @@ def read_call(
     stored = pool.submit(baselines, [trail_arn]) if trail_arn else None
     reader.drain()
     if region in reader.region_errors:
-        return CallReading(None, None, error=reader.region_errors[region])
+        return CallReading(None, None, error=reader.region_errors[region], transient=tuple(reader.transient))
     listing = tuple(reader.listing)
     mine = _find(listing, trail_name, trail_arn, region)
     arn = str(mine["TrailARN"]) if mine else trail_arn
-    baseline = (stored.result() if stored else baselines([arn]) if arn else {}).get(arn or "")
+    try:
+        found = stored.result(timeout=time_left() if time_left else None) if stored else baselines([arn]) if arn else {}
+    except FuturesTimeout:
+        raise ReadsTimedOut("the state table did not answer in time") from None
+    baseline = found.get(arn or "")
     if mine is None:
-        return CallReading(listing, None, baseline)
+        return CallReading(listing, None, baseline, transient=tuple(reader.transient))
     if not reads_trail:
         ident = str(mine["TrailARN"])  # deleted, yet it exists (recreated, or the delete lost a race): read it
         reader.read(ident, region)
@@ -313,8 +340,8 @@ def read_call(
     if error is None and len(got) < 2:
         error = "not read"
     state = TrailState(mine, got.get("status"), got.get("selectors"), error, baseline)
-    (state,) = rule_facts([state], clients or only(cloudtrail), pool)
-    return CallReading(listing, state, baseline)
+    (state,) = rule_facts([state], clients or only(cloudtrail), pool, time_left)
+    return CallReading(listing, state, baseline, transient=tuple(reader.transient))
 
 
 def _find(trails: Sequence[Mapping[str, Any]], name: str, arn: str | None, region: str) -> Mapping[str, Any] | None:

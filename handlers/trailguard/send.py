@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert
 from .aws import error_code
-from .state_table import Claim, StateTable
+from .state_table import DEFAULT_LEASE_MS, Claim, StateTable
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -263,12 +263,17 @@ def send_sns(sns: SNSClient, topic_arn: str, publish_kwargs: Mapping[str, Any]) 
 
 
 # --- exactly once ------------------------------------------------------------------------------------------
-# Claim the alert's key (a duplicate or an in-flight twin stops here), send to every channel that has not
-# delivered it yet, concurrently, then record who delivered. If any channel failed after its own retries,
-# the caller raises so that Lambda retries the event; the retry finds the stored alert and sends it, the
-# very same message, only to the channels still missing.
+# Claim the alert's key (a duplicate or an in-flight twin stops here), store the alert and name the channels
+# about to be sent to, send to every channel that has not delivered it yet, concurrently, recording each
+# delivery the moment it happens, then record the outcome. If any channel failed after its own retries, the
+# caller raises so that Lambda retries the event; the retry finds the stored alert and sends it, the very
+# same message, only to the channels still missing. A channel an earlier attempt began sending to without
+# ever recording the outcome may have received it: it gets the alert again, marked as a possible repeat.
 
 Sender = Callable[[Alert], Delivery]
+REPEAT_NOTE = (
+    "Possibly a repeat: an earlier attempt began sending this alert here and could not confirm that it arrived."
+)
 
 
 @dataclass(frozen=True)
@@ -276,24 +281,60 @@ class Outcome:
     duplicate: bool = False
     delivered: tuple[str, ...] = ()
     failed: tuple[Delivery, ...] = ()
+    unrecorded: bool = False  # delivered, but the record of it could not be written
 
 
 def deliver(
-    alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim | None = None
+    alert: Alert,
+    senders: Mapping[str, Sender],
+    table: StateTable,
+    pool: ThreadPoolExecutor,
+    claim: Claim | None = None,
+    *,
+    lease_ms: int = DEFAULT_LEASE_MS,
+    time_left: Callable[[], float] | None = None,
 ) -> Outcome:
-    """Send ``alert`` to every channel that has not delivered it; ``claim`` if the key was claimed already."""
-    claim = claim or table.claim(alert.key)
+    """Send ``alert`` to every channel that has not delivered it; ``claim`` if the key was claimed already
+    (the caller then releases it if this raises), else it is claimed here for ``lease_ms``."""
+    if claim is not None:
+        return _deliver(alert, senders, table, pool, claim, time_left=time_left)
+    claim = table.claim(alert.key, lease_ms)
+    if claim.duplicate:
+        return Outcome(duplicate=True)
+    try:
+        return _deliver(alert, senders, table, pool, claim, time_left=time_left)
+    except BaseException:
+        table.release(alert.key, claim.token)
+        raise
+
+
+def _deliver(
+    alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim,
+    *, time_left: Callable[[], float] | None,
+) -> Outcome:  # fmt: skip
     if claim.duplicate:
         return Outcome(duplicate=True)
     if claim.alert_json:  # a retry: the channels still missing get what the others already got
         alert = Alert.from_json(claim.alert_json)
-    pending = {name: send for name, send in senders.items() if name not in claim.delivered}
-    futures = [pool.submit(send, alert) for send in pending.values()]
-    results = [f.result() for f in futures if f.exception() is None]
+    pending = sorted(name for name in senders if name not in claim.delivered)
+    if pending:  # before anything is sent: what a retry will need, whatever the trail looks like by then
+        table.announce(alert.key, claim.token, alert.to_json(), pending)
+    recorded: dict[str, bool] = {}
+
+    def send(name: str) -> Delivery:
+        shown = replace(alert, note=REPEAT_NOTE) if name in claim.unconfirmed else alert
+        delivery = senders[name](shown)
+        if delivery.ok:
+            recorded[name] = table.delivered(alert.key, name, time_left)
+        return delivery
+
+    futures = {name: pool.submit(send, name) for name in pending}
+    results = [f.result() for f in futures.values() if f.exception() is None]
+    crashed = [name for name, f in futures.items() if f.exception() is not None]
     delivered = sorted(claim.delivered | {r.channel for r in results if r.ok})
     failed = tuple(r for r in results if not r.ok)
-    crashed = [f.exception() for f in futures if f.exception() is not None]
-    table.record(alert.key, alert.to_json(), delivered, done=not failed and not crashed)
+    finished = table.finish(alert.key, claim.token, delivered, [r.channel for r in failed] + crashed, time_left)
     if crashed:  # a sender bug: what did deliver is recorded above, so the retry will not repeat it
-        raise crashed[0]  # type: ignore[misc]
-    return Outcome(delivered=tuple(delivered), failed=failed)
+        raise futures[crashed[0]].exception()  # type: ignore[misc]
+    unrecorded = not finished and not all(recorded.values())
+    return Outcome(delivered=tuple(delivered), failed=failed, unrecorded=unrecorded)

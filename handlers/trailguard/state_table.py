@@ -2,26 +2,31 @@
 
 Items (partition key ``pk``, TTL attribute ``expires_at``):
 
-- ``alert#<key>``: one per event id (or sweep alert). ``claim`` takes it with a conditional write; it holds
-  the alert as sent, the channels that delivered it, ``done`` once all did, and a short lease so that two
-  concurrent deliveries of one event do not both send. A failed attempt releases the lease, so Lambda's
-  retry sends the same alert to the channels still missing, and no others.
+- ``alert#<key>``: one per event id (or sweep alert). ``claim`` takes it with a conditional write under a
+  fresh owner token; it holds the alert (stored before anything is sent), the channels being sent to and
+  those that delivered, ``done`` once all did, and a lease as long as the holder may run, so that two
+  concurrent deliveries of one event do not both send. An attempt that fails releases the lease, so Lambda's
+  retry sends the stored alert to the channels still missing, and no others.
 - ``reported#<trail arn>`` (and ``reported#account``): the findings last reported for a trail, so the
   sweep repeats itself only when they change and can say when a trail is compliant again.
-- ``baseline#<trail arn>``: the trail as it was when last judged compliant (see ``baseline.py``).
+- ``baseline#<trail arn>``: the trail as it was when last judged compliant, compressed, when and by what it
+  was recorded (see ``baseline.py``).
 - ``reverts#<trail arn>``: reverts spent in the current hour, so a trail switched off again and again is not
   fought forever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import error_code
 from .baseline import Baseline
@@ -30,23 +35,39 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 ALERT_TTL = 30 * 24 * 3600  # delivery records outlive any EventBridge or Lambda retry by far
-LEASE_SECONDS = 60  # at least the function's timeout; Lambda's first async retry comes a minute later
+# A claim's lease lasts exactly the invocation's remaining time: it runs out when Lambda would stop the holder,
+# so a twin delivered meanwhile is turned away, while Lambda's retry, which comes at least a minute after the
+# failed attempt ended (and the function's timeout is a minute), always finds it expired, even when the holder
+# died without a word. Times are milliseconds, so no whole-second rounding can stretch the lease.
+DEFAULT_LEASE_MS = 60_000  # when the caller names no deadline: the function's timeout
 ACCOUNT_KEY = "account"
 REVERTS_PER_HOUR = 3  # then the detector stops fighting and a person must act
 REVERT_WINDOW = 3600
 # A batch's unprocessed part is sent again after each pause (DynamoDB's advice: back off exponentially), then
 # the call gives up: raising lets Lambda retry the event later rather than spin within one invocation.
 UNPROCESSED_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+# A write that records a delivery is tried again after each pause (on top of botocore's own retries) while
+# the invocation has time: a delivery that is not recorded is the one thing that can double an alert.
+RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 4.0)
 MAX_KEY_BYTES = 1024  # DynamoDB takes partition keys of up to 2,048 bytes; event ids are 36
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, names and values together
+MAX_STORED_BYTES = 300 * 1024  # what one stored document (alert, baseline) may take, compressed
+_NAMES = {"#owner": "owner", "#alert": "alert_z", "#done": "done", "#lease": "lease_until", "#sending": "sending",
+          "#delivered": "delivered", "#owners": "owners", "#ttl": "expires_at"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of claiming an alert key: new, a retry (with what was already done), or a duplicate."""
+    """The outcome of claiming an alert key: ``duplicate`` (done, or another invocation holds its lease), or
+    held under ``token``, with what earlier attempts left: the alert they stored, the channels that delivered
+    it, and ``unconfirmed``, the channels an attempt began sending to but never recorded an outcome for."""
 
     duplicate: bool
+    token: str = ""
     alert_json: str = ""
     delivered: frozenset[str] = field(default_factory=frozenset)
+    unconfirmed: frozenset[str] = field(default_factory=frozenset)
+    attempt: int = 1  # how many invocations have held this key, this one included
 
 
 class Unprocessed(RuntimeError):
@@ -57,20 +78,33 @@ class StateTable:
     def __init__(self, client: DynamoDBClient, table: str, clock: Any = time.time, sleep: Any = time.sleep) -> None:
         self.client, self.table, self.clock, self.sleep = client, table, clock, sleep
 
-    def claim(self, key: str) -> Claim:
-        """Take ``alert#<key>`` unless it is done or another invocation holds its lease (one write)."""
-        now = int(self.clock())
+    # --- the alert item: claim, announce, delivered, finish, release --------------------------------------
+    # One item per alert, written in this order by the invocation that holds it:
+    #   claim     takes the item under a fresh owner token, for a lease as long as the invocation may run;
+    #   announce  stores the alert (the first time only) and names the channels about to be sent to;
+    #   delivered records each channel as soon as it has delivered;
+    #   finish    records the outcome and releases the lease (``done`` when every channel has delivered).
+    # Every write is safe to send twice: botocore resends a write whose answer was lost, and a resent claim
+    # passes its own condition because the item already names its token as owner.
+
+    def claim(self, key: str, lease_ms: int = DEFAULT_LEASE_MS, token: str | None = None) -> Claim:
+        """Take ``alert#<key>`` unless it is done or another invocation's lease still runs (one write)."""
+        token = token or uuid.uuid4().hex
+        now = self._now_ms()
         try:
             item = self.client.update_item(
                 TableName=self.table,
                 Key=_alert_key(key),
-                UpdateExpression="SET lease_until = :lease, expires_at = :ttl ADD attempts :one",
-                ConditionExpression="attribute_not_exists(pk) OR (attribute_not_exists(done) AND lease_until < :now)",
+                UpdateExpression="SET #owner = :token, #lease = :lease, #ttl = :ttl ADD #owners :tokens",
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :token "
+                "OR (attribute_not_exists(#done) AND #lease <= :now)",
+                ExpressionAttributeNames=_names("#owner", "#lease", "#ttl", "#owners", "#done"),
                 ExpressionAttributeValues={
-                    ":lease": {"N": str(now + LEASE_SECONDS)},
-                    ":ttl": {"N": str(now + ALERT_TTL)},
+                    ":token": {"S": token},
+                    ":tokens": {"SS": [token]},
+                    ":lease": {"N": str(now + min(max(lease_ms, 0), DEFAULT_LEASE_MS))},
+                    ":ttl": {"N": str(now // 1000 + ALERT_TTL)},
                     ":now": {"N": str(now)},
-                    ":one": {"N": "1"},
                 },
                 ReturnValues="ALL_NEW",
             )["Attributes"]
@@ -78,31 +112,114 @@ class StateTable:
             if error_code(error) == "ConditionalCheckFailedException":
                 return Claim(duplicate=True)
             raise
-        return Claim(False, item.get("alert", {}).get("S", ""), frozenset(item.get("delivered", {}).get("SS", [])))
+        delivered = frozenset(item.get("delivered", {}).get("SS", []))
+        return Claim(
+            duplicate=False,
+            token=token,
+            alert_json=_stored_alert(item),
+            delivered=delivered,
+            unconfirmed=frozenset(item.get("sending", {}).get("SS", [])) - delivered,
+            attempt=len(item.get("owners", {}).get("SS", [token])),
+        )
 
-    def record(self, key: str, alert_json: str, delivered: Iterable[str], done: bool) -> None:
-        """Store the alert as sent and the channels that delivered it; release the lease (one write)."""
-        names = ["#alert = :alert", "lease_until = :zero"] + (["done = :true"] if done else [])
-        values: dict[str, Any] = {":alert": {"S": alert_json}, ":zero": {"N": "0"}}
-        if done:
-            values[":true"] = {"BOOL": True}
-        update = "SET " + ", ".join(names)
-        delivered = sorted(set(delivered))
-        if delivered:
-            update += " ADD delivered :delivered"
-            values[":delivered"] = {"SS": delivered}
+    def announce(
+        self, key: str, token: str, alert_json: str, channels: Iterable[str], *, replace_alert: bool = False
+    ) -> None:
+        """Store the alert unless an earlier attempt did (or in its place: ``replace_alert``), and name the
+        channels about to be sent to (one write, made before anything is sent, so that a retry finds the very
+        alert to finish sending)."""
+        channels = sorted(set(channels))
+        stored = ":alert" if replace_alert else "if_not_exists(#alert, :alert)"
+        values: dict[str, Any] = {":alert": {"B": pack(alert_json)}, ":token": {"S": token}}
+        update = f"SET #alert = {stored}"
+        if channels:
+            update += " ADD #sending :channels"
+            values[":channels"] = {"SS": channels}
         self.client.update_item(
             TableName=self.table,
             Key=_alert_key(key),
             UpdateExpression=update,
-            ExpressionAttributeNames={"#alert": "alert"},
+            ConditionExpression="#owner = :token",
+            ExpressionAttributeNames=_names("#alert", "#owner", *(["#sending"] if channels else [])),
             ExpressionAttributeValues=values,
         )
 
-    def _get_many(self, prefix: str, keys: Iterable[str], attribute: str) -> dict[str, str]:
-        """``attribute`` of the items ``<prefix><key>`` that exist (BatchGetItem, 100 keys a call)."""
+    def delivered(self, key: str, channel: str, budget: Callable[[], float] | None = None) -> bool:
+        """Record that ``channel`` delivered (one write, tried again while ``budget()`` seconds remain);
+        False when it could not be recorded."""
+        return self._persist(
+            budget,
+            Key=_alert_key(key),
+            UpdateExpression="ADD #delivered :channel",
+            ExpressionAttributeNames=_names("#delivered"),
+            ExpressionAttributeValues={":channel": {"SS": [channel]}},
+        )
+
+    def finish(
+        self, key: str, token: str, delivered: Iterable[str], failed: Iterable[str] = (),
+        budget: Callable[[], float] | None = None,
+    ) -> bool:  # fmt: skip
+        """Record the attempt's outcome and release the lease: ``done`` when nothing ``failed``, else the
+        failed channels are no longer "being sent" and Lambda's retry may take the item at once. False when it
+        could not be recorded (the lease then runs out by itself)."""
+        delivered, failed = sorted(set(delivered)), sorted(set(failed))
+        update = "SET #lease = :zero" + (", #done = :true" if not failed else "")
+        values: dict[str, Any] = {":zero": {"N": "0"}, ":token": {"S": token}}
+        names = ["#lease", "#owner"]
+        if not failed:
+            values[":true"] = {"BOOL": True}
+            names.append("#done")
+        if delivered:
+            update += " ADD #delivered :delivered"
+            values[":delivered"] = {"SS": delivered}
+            names.append("#delivered")
+        if failed:
+            update += " DELETE #sending :failed"
+            values[":failed"] = {"SS": failed}
+            names.append("#sending")
+        return self._persist(
+            budget,
+            Key=_alert_key(key),
+            UpdateExpression=update,
+            ConditionExpression="#owner = :token",
+            ExpressionAttributeNames=_names(*names),
+            ExpressionAttributeValues=values,
+        )
+
+    def release(self, key: str, token: str) -> None:
+        """Give the lease back (an invocation about to raise), so Lambda's retry is not taken for a twin.
+        Best effort: if this write fails too, the lease runs out by itself before the retry comes."""
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self.client.update_item(
+                TableName=self.table, Key=_alert_key(key), UpdateExpression="SET #lease = :zero",
+                ConditionExpression="#owner = :token", ExpressionAttributeNames=_names("#lease", "#owner"),
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": token}},
+            )  # fmt: skip
+
+    def _persist(self, budget: Callable[[], float] | None, **request: Any) -> bool:
+        """UpdateItem ``request``, again after each of ``RECORD_PAUSES`` while ``budget()`` seconds allow; False
+        if it never succeeded. A lost ownership (another invocation took the item) is not retried."""
+        for pause in (*RECORD_PAUSES, None):
+            try:
+                self.client.update_item(TableName=self.table, **request)
+                return True
+            except ClientError as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    return False
+            except BotoCoreError:
+                pass
+            if pause is None or (budget is not None and budget() < pause + 1):
+                return False
+            self.sleep(pause)
+        return False
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _get_many(self, prefix: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The items ``<prefix><key>`` that exist (BatchGetItem, 100 keys a call)."""
         keys = sorted(set(keys))
-        found: dict[str, str] = {}
+        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
             request: Mapping[str, Any] = {
                 self.table: {
@@ -113,7 +230,7 @@ class StateTable:
             for pause in (*UNPROCESSED_PAUSES, None):
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
-                    found[item["pk"]["S"].removeprefix(prefix)] = item.get(attribute, {}).get("S", "")
+                    found[item["pk"]["S"].removeprefix(prefix)] = item
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -137,16 +254,24 @@ class StateTable:
 
     def reported(self, subjects: Iterable[str]) -> dict[str, str]:
         """The findings fingerprint last reported for each subject (trail ARN or ``account``)."""
-        return self._get_many("reported#", subjects, "fingerprint")
+        found = self._get_many("reported#", subjects)
+        return {subject: item.get("fingerprint", {}).get("S", "") for subject, item in found.items()}
 
     def baselines(self, arns: Iterable[str]) -> dict[str, Baseline]:
         """The stored baseline of each trail that has one."""
-        return {arn: Baseline.from_json(text) for arn, text in self._get_many("baseline#", arns, "baseline").items()}
+        return {
+            arn: Baseline.from_json(unpack(item["baseline_z"]["B"]), int(item.get("recorded_at", {}).get("N", 0)))
+            for arn, item in self._get_many("baseline#", arns).items()
+            if "baseline_z" in item
+        }
 
     def save_baselines(self, baselines: Iterable[Baseline]) -> None:
+        """Store baselines, each bounded (compressed; too large even so, without its selectors: see
+        ``Baseline.bounded``), stamped with the time they were recorded."""
         now = str(int(self.clock()))
         self._put_many([
-            {"pk": {"S": f"baseline#{b.arn}"}, "baseline": {"S": b.to_json()}, "recorded_at": {"N": now}}
+            {"pk": {"S": f"baseline#{b.arn}"}, "baseline_z": {"B": pack(b.bounded(MAX_STORED_BYTES, pack).to_json())},
+             "recorded_at": {"N": now}}
             for b in baselines
         ])  # fmt: skip
 
@@ -193,6 +318,24 @@ def _alert_key(key: str) -> dict[str, Any]:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return {"pk": {"S": f"alert#{key}"}}
+
+
+def _names(*names: str) -> dict[str, str]:
+    return {name: _NAMES[name] for name in names}
+
+
+def pack(text: str) -> bytes:
+    """A stored document, compressed (zlib): JSON of trail configurations shrinks several times over."""
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def unpack(data: bytes) -> str:
+    return zlib.decompress(data).decode("utf-8", "surrogatepass")
+
+
+def _stored_alert(item: Mapping[str, Any]) -> str:
+    data = item.get("alert_z", {}).get("B")
+    return unpack(data) if data else ""
 
 
 def fingerprint(rules: Iterable[str]) -> str:

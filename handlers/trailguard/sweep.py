@@ -8,15 +8,20 @@ says so when a trail reported before is compliant again (or exempt).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert, sweep_alert
 from .baseline import Baseline
 from .judge import AccountVerdict, Policy, TrailState, evaluate_account
 from .read import ClientFactory, read_account, read_extras
 from .rules import Clients
-from .state_table import ACCOUNT_KEY, StateTable, fingerprint
+from .state_table import ACCOUNT_KEY, StateTable, Unprocessed, fingerprint
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,8 @@ class SweepReport:
 
 
 def refresh_baselines(cloudtrail: ClientFactory, compliant: list[TrailState], table: StateTable) -> None:
-    """Record every compliant trail whose stored baseline is missing or out of date (insights and tags too)."""
+    """Record every compliant trail whose stored baseline is missing or out of date (insights and tags too).
+    Best effort, trail by trail: a baseline that cannot be stored is logged, and never stops the sweep."""
     fresh = []
     for trail in compliant:
         extras = read_extras(cloudtrail(trail.home_region), trail.arn)
@@ -35,8 +41,14 @@ def refresh_baselines(cloudtrail: ClientFactory, compliant: list[TrailState], ta
         baseline = Baseline.of(trail.description, trail.selectors, *extras)
         if baseline != trail.baseline:
             fresh.append(baseline)
-    if fresh:
+    try:
         table.save_baselines(fresh)
+    except (ClientError, BotoCoreError, Unprocessed):
+        for baseline in fresh:  # one by one, so that one bad item cannot keep the others out
+            try:
+                table.save_baselines([baseline])
+            except (ClientError, BotoCoreError, Unprocessed) as error:
+                LOG.warning("baseline of %s not stored: %s", baseline.arn, error)
 
 
 def plan_sweep(

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import drift_handler
-from tests.events import event
+from tests.events import event, scheduled
 from trailguard.state_table import REVERTS_PER_HOUR
 
 from .conftest import BUCKET, DATA_RESOURCES, REGION, Detector, cloudtrail
@@ -59,8 +59,8 @@ def make_trail(selectors: dict[str, Any] | None = None) -> str:
 
 
 def record_baseline(detector: Detector) -> None:
-    """A benign call, judged compliant: the detector records the trail as its baseline."""
-    assert detector.run(event("puteventselectors_restore_all", trail=TRAIL))["status"] == "compliant"
+    """The scheduled sweep finds the trail compliant and records it as its baseline, one the revert trusts."""
+    assert detector.run(scheduled())["status"] == "compliant"
 
 
 def selectors_now() -> dict[str, Any]:

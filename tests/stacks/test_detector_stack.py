@@ -22,9 +22,9 @@ from stacks.detector import EVENT_PATTERN, EXEMPTIONS_FILE, remediation_actions
 from tests.events import event, names, record, wrap
 from tests.stacks.conftest import FULL_CONTEXT, Deployment, build_app, deploy, settings_from
 from trailguard import events as intake
+from trailguard.config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, TIMEOUT_SECONDS
 from trailguard.events import WATCHED_CALLS
 from trailguard.rules import REGISTRY
-from trailguard.state_table import LEASE_SECONDS
 
 CONFIGS = ("deploy_default", "deploy_full", "deploy_dry_run", "deploy_off")
 
@@ -486,10 +486,14 @@ def test_handler_runs_on_the_newest_python_on_arm64(any_deploy: Deployment) -> N
     assert function["Handler"] == "drift_handler.handler"
 
 
-def test_handler_timeout_fits_inside_the_delivery_lease(any_deploy: Deployment) -> None:
+def test_handler_timeout_and_retries_are_the_ones_the_handler_budgets_for(any_deploy: Deployment) -> None:
     function = props(any_deploy.home, Ids.of(any_deploy.home).function)
+    invoke = any_deploy.home.find_resources("AWS::Lambda::EventInvokeConfig")
+    (config,) = (r["Properties"] for r in invoke.values())
 
-    assert 0 < function["Timeout"] <= LEASE_SECONDS
+    assert function["Timeout"] == TIMEOUT_SECONDS
+    assert config["MaximumRetryAttempts"] == LAMBDA_ATTEMPTS - 1
+    assert config["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ MAX_EMAIL_FINDINGS_BYTES = 150_000  # an SNS message, attributes included, is at
 SUBJECT_TITLES = {
     "drift": "drift",
     "failed-attempt": "failed attempt",
+    "unjudged": "not judged",
     "sweep-drift": "drift (sweep)",
     "sweep-compliant": "compliant again",
     "sweep-exempt": "exempt now",
@@ -97,7 +98,10 @@ def email_body(alert: Alert) -> str:
     """Plain text with the facts of the Slack message; one line per fact, so no value can forge a line."""
     title = TITLES.get(alert.kind, "trailguard alert")
     lines = [f"{_value(severity_label(alert), 20)}: {title} on trail {_value(alert.trail_name, 200)}", ""]
-    lines += [_value(alert.summary, 2000), "", "Where"]
+    lines += [_value(alert.summary, 2000), ""]
+    if alert.note:
+        lines += [_value(alert.note, 500), ""]
+    lines += ["Where"]
     lines += [f"  Trail:       {_value(alert.trail_name, 200)}"]
     if alert.trail_arn:
         lines.append(f"  Trail ARN:   {_value(alert.trail_arn, 400)}")

@@ -173,6 +173,8 @@ def _fallback(alert: Alert) -> str:
     title = TITLES.get(alert.kind, "trailguard alert")
     where = f"{alert.trail_name} (account {alert.account}, {alert.region})"
     lines = [f"{md(severity_label(alert), 20)} {title}: {md(where, 400)}. {md(alert.summary, 600)}"]
+    if alert.note:
+        lines.append(md(alert.note, 500))
     if alert.actor is not None:
         lines.append(md(f"Who: {_actor_line(alert.actor)}", 800))
     if alert.error:
@@ -201,6 +203,8 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     Post it without ``link_names`` or ``parse=full``, which would turn bare names back into mentions.
     """
     top = [_header(alert), _summary(alert), _where(alert), _who(alert)]
+    if alert.note:
+        top.insert(2, {"type": "context", "elements": [_plain(clip(escape_slack(one_line(alert.note)), 500))]})
     if alert.error:
         top.append(_section(f"*How it failed*\n{code(alert.error, 800)}"))
     top.append({"type": "divider"})

@@ -25,12 +25,14 @@ _FORMATTING_EDGE = re.compile(r"(?<![^\W_])[*_~]|[*_~](?![^\W_])")  # not betwee
 TITLES = {
     "drift": "CloudTrail drift",
     "failed-attempt": "Failed attempt to change CloudTrail",
+    "unjudged": "CloudTrail change not judged",
     "sweep-drift": "CloudTrail drift found by the sweep",
     "sweep-compliant": "CloudTrail compliant again",
     "sweep-exempt": "CloudTrail findings now exempt",
 }
 NO_FINDINGS = {
     "failed-attempt": "None: the call failed, so nothing changed.",
+    "unjudged": "Unknown: the trail could not be read.",
     "sweep-compliant": "None: the trail is compliant again.",
     "sweep-exempt": "None counted: the trail's findings are exempt (see the exemptions file).",
 }

@@ -39,6 +39,7 @@ DESTINATION_CHANGED = register(
         fix=fix,
         revert_actions=("cloudtrail:UpdateTrail", "iam:PassRole"),  # PassRole: the CloudWatch Logs delivery role
         revert_order=10,
+        restores_baseline=True,
         example=_example,
     )
 )

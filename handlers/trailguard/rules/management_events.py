@@ -63,7 +63,8 @@ def unrecognized(facts: Facts) -> str | None:
 
 def fix(facts: Facts) -> list[Call]:
     """The baseline's selectors (plus current data selectors it lacks), else management events restored."""
-    selectors = baseline_selectors(facts.selectors, facts.baseline.selectors) if facts.baseline else None
+    kept = facts.baseline.selectors if facts.baseline else None  # none when too large to have been stored
+    selectors = baseline_selectors(facts.selectors, kept) if kept else None
     selectors = selectors or restored_selectors(facts.selectors, facts.allowed_excluded_sources)
     return [("PutEventSelectors", {"TrailName": facts.target, **selectors})]
 

@@ -150,6 +150,8 @@ class Rule:
     reads: tuple[Read, ...] = ()  # facts beyond the trail's own three reads that the check needs
     coverage_setting: bool = False  # about what the trail is set to record (events, regions): a trail built
     # for another purpose (data events only) may differ on it by design, and be exempted from it
+    restores_baseline: bool = False  # its fix writes back what the baseline holds (a destination, a whole trail),
+    # so a revert makes it only from a baseline that is trusted and predates the change
 
     def fires(self, facts: Facts) -> str | None:
         return self.check(facts) if self.check else None

@@ -49,6 +49,7 @@ TRAIL_DELETED = register(
             "iam:PassRole",
         ),
         revert_order=0,
+        restores_baseline=True,
         example=_example,
         hint=hint,
     )
