@@ -57,7 +57,7 @@ def scan_all(client: Any, table: str) -> Iterator[dict[str, Any]]:
 
 def _raw(data: Any) -> bytes:
     """botocore gives bytes; the wire (a proxy's view) gives base64 text."""
-    return data if isinstance(data, bytes | bytearray) else base64.b64decode(data)
+    return bytes(data) if isinstance(data, bytes | bytearray) else base64.b64decode(data)
 
 
 def _number_bytes(text: str) -> int:
