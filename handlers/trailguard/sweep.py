@@ -66,7 +66,9 @@ def plan_sweep(
     """Read and judge the account, and decide which alerts the sweep owes (not sending them). ``home`` is the
     detector's own region: where an account-level fix is made."""
     state = read_account(cloudtrail, regions, caller_account, clients=clients)
-    stored = table.baselines(t.arn for t in state.trails)
+    # A baseline recorded right after a watched call is the sweep's to confirm: it is judged against only once
+    # the sweep itself (or a person) has recorded one, so that the caller of that call cannot set it for good.
+    stored = {arn: b for arn, b in table.baselines(t.arn for t in state.trails).items() if b.trusted}
     trails = [replace(t, baseline=stored.get(t.arn)) for t in state.trails]
     verdict = evaluate_account(state.account, trails, policy, home, sorted(state.region_errors))
     refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.compliant], table)

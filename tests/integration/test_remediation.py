@@ -4,6 +4,7 @@ a deleted trail recreated from its baseline, dry-run changing nothing, the hourl
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -154,6 +155,45 @@ def test_logs_redirected_to_another_bucket_go_back_to_the_baseline_bucket_and_pr
     assert results(result) == [("UpdateTrail", "done")]
     trail = cloudtrail().describe_trails()["trailList"][0]
     assert (trail["S3BucketName"], trail["S3KeyPrefix"]) == (BUCKET, "audit/")
+
+
+def bucket_now() -> str:
+    return str(cloudtrail().describe_trails(trailNameList=[TRAIL])["trailList"][0]["S3BucketName"])
+
+
+def test_a_redirect_before_the_first_sweep_never_becomes_what_a_revert_restores(detector: Detector, mode: Any) -> None:
+    make_trail()  # no sweep has run yet: no trusted baseline
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=OTHER_BUCKET)
+    cloudtrail().update_trail(Name=TRAIL, S3BucketName=OTHER_BUCKET)
+    redirected = detector.run(event("updatetrail_single_region", trail=TRAIL))
+    assert redirected["status"] == "compliant"  # nothing to compare with; its aftermath is kept, untrusted
+
+    cloudtrail().update_trail(Name=TRAIL, S3BucketName=BUCKET)  # a person puts it back
+    put_back = detector.run(event("updatetrail_single_region", trail=TRAIL))
+
+    assert "destination-changed" in [f["rule"] for f in put_back["findings"]]
+    assert put_back["actions"] == [] and bucket_now() == BUCKET  # not "reverted" to the attacker's bucket
+    assert "may be the change itself" in detector.slack_texts()[-1]
+
+    swept = detector.run(scheduled())  # the sweep records what it sees: a baseline the revert trusts
+    assert swept["status"] == "compliant"
+    cloudtrail().update_trail(Name=TRAIL, S3BucketName=OTHER_BUCKET)
+    again = detector.run(event("updatetrail_single_region", trail=TRAIL))
+    assert results(again) == [("UpdateTrail", "done")] and bucket_now() == BUCKET
+
+
+def test_a_baseline_recorded_after_the_change_is_not_restored(detector: Detector, mode: Any) -> None:
+    make_trail()
+    record_baseline(detector)
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=OTHER_BUCKET)
+    cloudtrail().update_trail(Name=TRAIL, S3BucketName=OTHER_BUCKET)
+    made = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))  # before the sweep above ran
+
+    result = detector.run(event("updatetrail_single_region", trail=TRAIL, eventTime=made))
+
+    assert "destination-changed" in [f["rule"] for f in result["findings"]]
+    assert result["actions"] == [] and bucket_now() == OTHER_BUCKET
+    assert "recorded after the change" in detector.slack_texts()[-1]
 
 
 def test_deleted_trail_comes_back_from_its_baseline(detector: Detector, mode: Any) -> None:
