@@ -96,7 +96,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     elif isinstance(intake, events.Sweep):
         result = flow.handle_sweep(intake, runtime(context))
     else:
-        result = flow.handle_call(intake, runtime(context))
+        try:
+            result = flow.handle_call(intake, runtime(context))
+        except flow.RetryLater as error:  # the trail could not be read now: Lambda retries the event
+            logger.warning(f"retry: {intake.event_name} {intake.event_id}: {error}", extra={"event_id": intake.event_id})
+            metrics.add_metric(name="ReadsRetried", unit=MetricUnit.Count, value=1)
+            raise
     logger.info(
         f"{result.status}: {result.event_name or 'event'} {result.event_id}",
         extra={

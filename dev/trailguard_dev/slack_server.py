@@ -237,9 +237,10 @@ class SlackServer:
         """Answer the next ``count`` requests with 429 and ``Retry-After: retry_after`` (seconds)."""
         self._add(count, _Fault(status=429, error="rate_limited", retry_after=retry_after))
 
-    def hang_next(self, count: int, seconds: float) -> None:
-        """Hold the next ``count`` requests for ``seconds`` before answering (and posting) them normally."""
-        self._add(count, _Fault(hang=seconds))
+    def hang_next(self, count: int, seconds: float, status: int = 0) -> None:
+        """Hold the next ``count`` requests for ``seconds`` before answering (and posting) them normally, or,
+        with ``status``, before answering that error without posting."""
+        self._add(count, _Fault(hang=seconds, status=status, error="internal_error" if status else ""))
 
     def _add(self, count: int, fault: _Fault) -> None:
         with self._state.lock:

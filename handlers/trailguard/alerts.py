@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from typing import Any, Literal
 
 from .arn import TrailArn, partition_of
@@ -23,6 +23,7 @@ AlertKind = Literal["drift", "failed-attempt", "unjudged", "sweep-drift", "sweep
 # Slack's and SNS's: a fix for a trail with hundreds of long selector values can run to megabytes.
 MAX_MESSAGE_CHARS = 2_000
 MAX_FIX_CHARS = 4_000
+MAX_ACTION_CHARS = 4_000  # what the detector did: a revert's calls, which can carry every selector value
 CUT_FIX = "\n# ... cut here: the full command is too long for an alert; `trailguard audit --format json` prints it"
 
 CONSOLE_HOSTS = {
@@ -93,6 +94,11 @@ def alert_findings(findings: Iterable[Finding]) -> tuple[AlertFinding, ...]:
     )
 
 
+def _bounded(actor: Actor) -> Actor:
+    """The caller as an alert keeps it: each field of the record cut to a length a person can read."""
+    return Actor(*(_cut(str(value), MAX_MESSAGE_CHARS, " …") for value in astuple(actor)))
+
+
 def _cut(text: str, limit: int, marker: str) -> str:
     return text if len(text) <= limit else text[: limit - len(marker)] + marker
 
@@ -119,9 +125,9 @@ def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str |
         trail_name=call.trail.name,
         trail_arn=trail_arn or call.trail.arn,
         event_name=call.event_name,
-        actor=call.actor,
+        actor=_bounded(call.actor),
         findings=alert_findings(findings),
-        action=action,
+        action=_cut(action, MAX_ACTION_CHARS, CUT_FIX),
         console_url=console_url(trail_arn, call.trail.region),
     )
 
@@ -142,7 +148,7 @@ def unjudged_alert(call: TrailCall, why: str, attempts: int) -> Alert:
         trail_name=call.trail.name,
         trail_arn=call.trail.arn,
         event_name=call.event_name,
-        actor=call.actor,
+        actor=_bounded(call.actor),
         action="Nothing: the trail's state is unknown, so nothing was reverted.",
         console_url=console_url(call.trail.arn, call.trail.region),
         error=_cut(why, MAX_MESSAGE_CHARS, " …"),
@@ -150,7 +156,8 @@ def unjudged_alert(call: TrailCall, why: str, attempts: int) -> Alert:
 
 
 def attempt_alert(call: TrailCall, action: str = "Nothing: the call failed, so nothing changed.") -> Alert:
-    how = f"{call.error_code}: {call.error_message}" if call.error_message else call.error_code
+    how = _cut(f"{call.error_code}: {call.error_message}" if call.error_message else call.error_code,
+               MAX_MESSAGE_CHARS, " …")  # fmt: skip
     return Alert(
         key=call.event_id,
         kind="failed-attempt",
@@ -161,7 +168,7 @@ def attempt_alert(call: TrailCall, action: str = "Nothing: the call failed, so n
         trail_name=call.trail.name,
         trail_arn=call.trail.arn,
         event_name=call.event_name,
-        actor=call.actor,
+        actor=_bounded(call.actor),
         action=action,
         console_url=console_url(call.trail.arn, call.trail.region),
         error=how,

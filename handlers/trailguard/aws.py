@@ -31,10 +31,11 @@ CLIENT_CONFIG = Config(
     read_timeout=30,
 )
 
-# The Lambda's reads of an event's trail: shorter waits, since the invocation's own deadline bounds them all
-# and a throttled or silent CloudTrail is better retried by Lambda a minute later than waited for now.
+# The Lambda's reads of an event's trail: three tries with short waits (standard mode: no client-side rate
+# limiting), since the invocation's own deadline bounds them all and a throttled or silent CloudTrail is better
+# retried by Lambda a minute later than waited for now. (botocore's ``max_attempts`` counts the retries.)
 EVENT_READS = Config(
-    retries={"mode": "adaptive", "max_attempts": 4},
+    retries={"mode": "standard", "max_attempts": 2},
     max_pool_connections=WORKERS,
     connect_timeout=3,
     read_timeout=10,

@@ -21,6 +21,7 @@ _SOURCE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
 # Lambda runs an asynchronous event up to three times: the first try, a retry about a minute after it failed
 # and another about two minutes after that (the stack sets retry_attempts=2). The third is the last chance.
 LAMBDA_ATTEMPTS = 3
+LAST_ATTEMPT_AGE = 170  # seconds after the call: Lambda's third attempt comes at least 3 minutes after its first
 MAX_EVENT_AGE = 6 * 3600  # the stack's max_event_age: Lambda drops an event older than this
 TIMEOUT_SECONDS = 60  # the function's timeout (the stack's), assumed when the context does not say
 # Time kept back from reading for what follows it: a Slack send can take ~19 s with its retries, SNS and the

@@ -135,6 +135,7 @@ def verify(
     *,
     clients: Callable[[str, str], Any] | None = None,
     pause: Callable[[float], None] = time.sleep,
+    time_left: Callable[[], float] | None = None,
 ) -> list[ActionResult]:
     """Read the trail back (and what the rules' own reads need, with ``clients``) until it is as it should be,
     pausing between reads: CloudTrail is eventually consistent after a change. If findings remain after the
@@ -144,8 +145,8 @@ def verify(
     why = ""
     for wait in (*VERIFY_PAUSES, None):
         why = _still_wrong(arn, client, baseline, policy, clients)
-        if not why or wait is None:
-            break
+        if not why or wait is None or (time_left is not None and time_left() < wait):
+            break  # right, or out of reads (or of the invocation's time): what is still wrong is reported
         pause(wait)
     return _failed(results, why) if why else results
 
@@ -205,7 +206,7 @@ def _failed(results: list[ActionResult], why: str) -> list[ActionResult]:
 
 def revert(
     verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, clients: Callable[[str, str], Any],
-    *, since: int = 0,
+    *, since: int = 0, time_left: Callable[[], float] | None = None,
 ) -> tuple[list[ActionResult], Plan]:  # fmt: skip
     """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified.
     ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it);
@@ -227,7 +228,8 @@ def revert(
     if not table.spend_revert(arn):
         return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
     made = execute(planned.calls, lambda service: clients(service, region))
-    return verify(made, arn, clients("cloudtrail", region), baseline, policy, clients=clients), planned
+    return verify(made, arn, clients("cloudtrail", region), baseline, policy, clients=clients,
+                  time_left=time_left), planned  # fmt: skip
 
 
 def _replanned(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert, attempt_alert, drift_alert, unjudged_alert
 from .baseline import Baseline
-from .config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, Deadline, HandlerConfig
+from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
 from .events import Ignored, Sweep, TrailCall
 from .fix import ActionResult, revert
 from .judge import CallReading, CallVerdict, TrailState, judge_call
@@ -27,7 +27,7 @@ from .render.fix import describe_actions
 from .rules import REGISTRY, Finding
 from .send import Outcome, Sender, deliver
 from .state_table import ACCOUNT_KEY, Claim, StateTable, Unprocessed, fingerprint
-from .sweep import plan_sweep
+from .sweep import plan_sweep, subject_of
 
 REVERTING = "Reverting (REMEDIATION_MODE=on); this alert was stored before the revert finished: check the trail."
 SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
@@ -120,30 +120,37 @@ class RetryLater(RuntimeError):
 def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lambda: True) -> CallVerdict:
     """Read the named trail, its baseline and (only when it is no longer compliant) the account's other
     multi-region trails live, and judge them. When reads failed for now or ran out of time, ``RetryLater``
-    unless ``settle()`` says this is the last chance: then the trail is judged unreadable, with the reason."""
+    unless ``settle()`` says this is the last chance: then the trail is judged on what could be read, and
+    the verdict's ``unread`` says what could not."""
     policy, ref = rt.config.policy, call.trail
+    unread: list[str] = []
+
+    def not_now(problems: list[str]) -> None:
+        if problems and not settle():
+            raise RetryLater("; ".join(problems))
+        unread.extend(problems)
+
     try:
         reading = read_call(ref.name, ref.arn, ref.region, rt.cloudtrail, reads_trail=call.event_name != "DeleteTrail",
                             baselines=rt.table.baselines, pool=rt.pool, clients=rt.client,
                             time_left=rt.deadline.for_reading)  # fmt: skip
     except ReadsTimedOut as error:
-        if not settle():
-            raise RetryLater(str(error)) from error
-        reading = CallReading(None, None, error=str(error), transient=(str(error),))
-    if reading.transient and not settle():
-        raise RetryLater("; ".join(reading.transient))
+        not_now([str(error)])
+        reading = CallReading(None, None, error=str(error))
+    not_now(list(reading.transient))
     verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy)
     if verdict is None:
+        others: list[TrailState] = []
+        problems: list[str] = []
         try:
             others = read_trails(rt.cloudtrail, reading.others(), call.account, clients=rt.client,
-                                 time_left=rt.deadline.for_reading)  # fmt: skip
+                                 time_left=rt.deadline.for_reading, transient=problems)  # fmt: skip
         except ReadsTimedOut as error:
-            if not settle():
-                raise RetryLater(str(error)) from error
-            others = []
+            problems.append(str(error))
+        not_now(problems)
         verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy, others)
     assert verdict is not None  # given the other trails, the judgement is complete
-    return replace(verdict, unread="; ".join(reading.transient))
+    return replace(verdict, unread="; ".join(unread))
 
 
 def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
@@ -164,7 +171,7 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
 
     def settle() -> bool:  # no retry is coming, or none is needed: judge what could be read
         taken = claim.result()
-        return taken.duplicate or bool(taken.alert_json) or taken.attempt >= LAMBDA_ATTEMPTS
+        return taken.duplicate or bool(taken.alert_json) or last_attempt(taken.attempt, call.actor.time)
 
     try:
         verdict = evaluate_call(call, rt, settle)
@@ -187,8 +194,10 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
     """The claimed event, judged: revert if asked, then store and send the alert (or the stored one)."""
     mode = rt.config.remediation_mode
     if taken.alert_json:  # a retry: the first attempt judged (and reverted); finish sending what it stored
-        outcome = deliver(Alert.from_json(taken.alert_json), rt.senders, rt.table, rt.pool, taken,
-                          time_left=rt.deadline.left)  # fmt: skip
+        stored = Alert.from_json(taken.alert_json)
+        outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
+        if not outcome.failed:
+            _reported(stored.trail_arn, stored.rules, rt)
         return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
                              (), outcome.delivered, _failures(outcome))  # fmt: skip
     if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
@@ -206,7 +215,8 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
             first = drift_alert(call, counted, verdict.trail_arn, REVERTING)
             rt.table.announce(call.event_id, taken.token, first.to_json(), ())
         since = _change_time(call.actor.time)
-        results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.client, since=since)
+        results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.client, since=since,
+                                  time_left=rt.deadline.for_reading)  # fmt: skip
         action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
         alert = drift_alert(call, counted, verdict.trail_arn, action)
         if any(r.result == "suspended" for r in results):
@@ -214,13 +224,33 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
         if mode == "on":
             rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
     outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
-    if not outcome.failed:  # what the sweep need not repeat
-        reported = {ACCOUNT_KEY: fingerprint(f.rule for f in counted if not f.trail_arn)}
-        if verdict.trail_arn:
-            reported[verdict.trail_arn] = fingerprint(f.rule for f in counted if f.trail_arn)
-        rt.table.set_reported(reported)
+    if not outcome.failed:
+        _reported(verdict.trail_arn, [f.rule for f in counted], rt)
     return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
                          tuple(results), outcome.delivered, _failures(outcome))  # fmt: skip
+
+
+def last_attempt(attempt: int, event_time: str, now: float | None = None) -> bool:
+    """Whether Lambda will not retry after this attempt. ``attempt`` counts this event's claims; an attempt
+    whose claim failed (DynamoDB throttled) is not counted, so a second claim made long after the call was
+    made (Lambda's third attempt comes at least three minutes after its first) is taken as the last too."""
+    if attempt >= LAMBDA_ATTEMPTS:
+        return True
+    made = _change_time(event_time, now)
+    return attempt >= 2 and made > 0 and (time.time() if now is None else now) - made >= LAST_ATTEMPT_AGE
+
+
+def _reported(trail_arn: str | None, rules: Iterable[str], rt: Runtime) -> None:
+    """Remember what every channel was told about the trail and the account, so the sweep need not repeat it.
+    Best effort: the alert went out; if this cannot be written, the sweep says it once more."""
+    rules = list(rules)
+    reported = {ACCOUNT_KEY: fingerprint(r for r in rules if REGISTRY[r].scope != "trail")}
+    if trail_arn:
+        reported[trail_arn] = fingerprint(r for r in rules if REGISTRY[r].scope == "trail")
+    try:
+        rt.table.set_reported(reported)
+    except (ClientError, BotoCoreError, Unprocessed) as error:
+        LOG.warning("what was reported about %s not stored: %s", trail_arn or "the account", error)
 
 
 def _change_time(timestamp: str, now: float | None = None) -> int:
@@ -248,6 +278,27 @@ def _keep_baseline(state: TrailState, stored: Baseline | None, rt: Runtime) -> N
         LOG.warning("baseline of %s not stored: %s", state.arn, error)
 
 
+def _finish_sweep_alert(key: str, rt: Runtime, notified: set[str], failed: list[str]) -> None:
+    """Send a sweep alert an earlier attempt stored but did not finish, though the sweep would not raise it now
+    (the trail changed meanwhile): the channels still missing get what the others got."""
+    taken = rt.table.claim(key, rt.deadline.ms())
+    if taken.duplicate:
+        return
+    try:
+        if not taken.alert_json:  # never stored, so never sent: nothing is owed
+            rt.table.finish(key, taken.token, (), budget=rt.deadline.left)
+            return
+        stored = Alert.from_json(taken.alert_json)
+        outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
+    except BaseException:
+        rt.table.release(key, taken.token)
+        raise
+    notified.update(outcome.delivered)
+    failed.extend(_failures(outcome))
+    if not outcome.failed:
+        rt.table.set_reported(dict([subject_of(key)]))
+
+
 def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
     """The scheduled backstop: audit every enabled region and report what changed since last time."""
     report = plan_sweep(
@@ -263,12 +314,17 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
     )
     notified: set[str] = set()
     failed: list[str] = []
-    for subject, reported, alert in report.alerts:
+    owed = {alert.key for _, _, alert in report.alerts}
+    for key in rt.table.sweep_alerts(sweep.event_id):  # an earlier attempt of this sweep began these
+        if key not in owed:
+            _finish_sweep_alert(key, rt, notified, failed)
+    for subject, printed, alert in report.alerts:
+        rt.table.note_sweep_alert(sweep.event_id, alert.key)
         outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left)
         notified.update(outcome.delivered)
         failed.extend(_failures(outcome))
-        if not outcome.failed:
-            rt.table.set_reported({subject: reported})
+        if not outcome.failed and not outcome.duplicate:
+            rt.table.set_reported({subject: printed})
     findings = tuple(report.verdict.all_findings)
     return HandlerResult(
         "drift" if report.verdict.counted else "compliant",

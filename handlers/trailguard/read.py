@@ -33,6 +33,7 @@ from .aws import (
 from .baseline import Baseline
 from .judge import CallReading, TrailState
 from .rules import Clients, Facts, Read, reads
+from .state_table import Unprocessed
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail import CloudTrailClient
@@ -213,9 +214,11 @@ def read_trails(
     workers: int = WORKERS,
     clients: Clients | None = None,
     time_left: Callable[[], float] | None = None,
+    transient: list[str] | None = None,
 ) -> list[TrailState]:
     """Status and selectors of trails already described (2 calls each, concurrently, errors isolated), and
-    what the rules' own reads need, within ``time_left()`` seconds (``ReadsTimedOut``)."""
+    what the rules' own reads need, within ``time_left()`` seconds (``ReadsTimedOut``). The errors that said
+    "not now" are added to ``transient``."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-read")
     reader = _Reader(cloudtrail, pool)
     reader.account = account
@@ -226,6 +229,8 @@ def read_trails(
             if not _owned_elsewhere(reader.descriptions[arn], account):
                 reader.read_trail(arn)
         reader.drain()
+        if transient is not None:
+            transient.extend(reader.transient)
         return rule_facts(reader.state(()).trails, clients or only(cloudtrail), pool, time_left)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -329,6 +334,11 @@ def read_call(
         found = stored.result(timeout=time_left() if time_left else None) if stored else baselines([arn]) if arn else {}
     except FuturesTimeout:
         raise ReadsTimedOut("the state table did not answer in time") from None
+    except (ClientError, BotoCoreError, Unprocessed) as failed:  # throttled, 5xx, unprocessed: "not now"
+        if not isinstance(failed, Unprocessed) and not transient(failed):
+            raise
+        reader.transient.append(f"the trail's baseline: {explain(failed, 'dynamodb')}")
+        found = {}
     baseline = found.get(arn or "")
     if mine is None:
         return CallReading(listing, None, baseline, transient=tuple(reader.transient))

@@ -49,6 +49,7 @@ class Delivery:
     channel: str
     ok: bool
     detail: str
+    unconfirmed: bool = False  # the request went out and no answer came: the channel may have delivered it
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,8 @@ class SlackSecret:
 
 def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = SLACK_TIMEOUT) -> Delivery:
     """Post a rendered ``{"text", "blocks"}`` message. 429 (honouring Retry-After), 500/503 and connection
-    errors are retried twice. A read timeout counts as delivered (unconfirmed): the request reached Slack,
-    which has most likely posted it, and resending would post it twice."""
+    errors are retried twice. A read timeout is a failure marked ``unconfirmed``: the request reached Slack,
+    which may or may not have posted it; the retry sends it again, saying it may be a repeat."""
     from http.client import HTTPException
 
     from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -182,12 +183,13 @@ def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = S
     except SlackApiError as error:
         answer = error.response
         return _slack_failed(target, f"Slack answered HTTP {answer.status_code}: {answer.get('error')}")
-    except TimeoutError:  # the request went out and Slack is slow to answer: it has most likely posted
+    except TimeoutError:  # the request went out and no answer came: posted or not, nobody knows
         return Delivery(
             SLACK,
-            True,
-            f"unconfirmed: Slack took more than {timeout} s to answer; not resent, to "
-            "avoid a duplicate (the email channel is independent)",
+            False,
+            f"unconfirmed: Slack took more than {timeout} s to answer; it may have posted the alert, which the "
+            "retry sends again marked as a possible repeat",
+            unconfirmed=True,
         )
     except (OSError, HTTPException, SlackRequestError) as error:
         return _slack_failed(target, f"Slack could not be reached: {error}")
@@ -270,6 +272,7 @@ def send_sns(sns: SNSClient, topic_arn: str, publish_kwargs: Mapping[str, Any]) 
 # same message, only to the channels still missing. A channel an earlier attempt began sending to without
 # ever recording the outcome may have received it: it gets the alert again, marked as a possible repeat.
 
+LOG = logging.getLogger(__name__)
 Sender = Callable[[Alert], Delivery]
 REPEAT_NOTE = (
     "Possibly a repeat: an earlier attempt began sending this alert here and could not confirm that it arrived."
@@ -281,7 +284,6 @@ class Outcome:
     duplicate: bool = False
     delivered: tuple[str, ...] = ()
     failed: tuple[Delivery, ...] = ()
-    unrecorded: bool = False  # delivered, but the record of it could not be written
 
 
 def deliver(
@@ -333,8 +335,14 @@ def _deliver(
     crashed = [name for name, f in futures.items() if f.exception() is not None]
     delivered = sorted(claim.delivered | {r.channel for r in results if r.ok})
     failed = tuple(r for r in results if not r.ok)
-    finished = table.finish(alert.key, claim.token, delivered, [r.channel for r in failed] + crashed, time_left)
+    # A channel that surely did not deliver is no longer "being sent"; one that may have (no answer, or its
+    # sender crashed) stays so, and the retry's message says it may be a repeat.
+    surely = [r.channel for r in failed if not r.unconfirmed]
+    done = not failed and not crashed
+    if not table.finish(alert.key, claim.token, delivered, surely, done=done, budget=time_left) and not all(
+        recorded.values()
+    ):
+        LOG.warning("alert %s: delivered on %s, but DynamoDB refused to record it", alert.key, ", ".join(delivered))
     if crashed:  # a sender bug: what did deliver is recorded above, so the retry will not repeat it
         raise futures[crashed[0]].exception()  # type: ignore[misc]
-    unrecorded = not finished and not all(recorded.values())
-    return Outcome(delivered=tuple(delivered), failed=failed, unrecorded=unrecorded)
+    return Outcome(delivered=tuple(delivered), failed=failed)

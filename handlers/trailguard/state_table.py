@@ -75,8 +75,11 @@ class Unprocessed(RuntimeError):
 
 
 class StateTable:
-    def __init__(self, client: DynamoDBClient, table: str, clock: Any = time.time, sleep: Any = time.sleep) -> None:
-        self.client, self.table, self.clock, self.sleep = client, table, clock, sleep
+    def __init__(self, client: DynamoDBClient, table: str, clock: Any = None, sleep: Any = None) -> None:
+        # time.time and time.sleep looked up at each use, so that a test that moves the clock moves this one
+        self.client, self.table = client, table
+        self.clock = clock or (lambda: time.time())  # noqa: PLW0108 - looked up late on purpose
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # noqa: PLW0108
 
     # --- the alert item: claim, announce, delivered, finish, release --------------------------------------
     # One item per alert, written in this order by the invocation that holds it:
@@ -156,17 +159,17 @@ class StateTable:
         )
 
     def finish(
-        self, key: str, token: str, delivered: Iterable[str], failed: Iterable[str] = (),
+        self, key: str, token: str, delivered: Iterable[str], failed: Iterable[str] = (), *, done: bool = True,
         budget: Callable[[], float] | None = None,
     ) -> bool:  # fmt: skip
-        """Record the attempt's outcome and release the lease: ``done`` when nothing ``failed``, else the
-        failed channels are no longer "being sent" and Lambda's retry may take the item at once. False when it
-        could not be recorded (the lease then runs out by itself)."""
+        """Record the attempt's outcome and release the lease: ``done`` when every channel delivered; the
+        channels that surely ``failed`` are no longer "being sent"; Lambda's retry may take the item at once.
+        False when it could not be recorded (the lease then runs out by itself)."""
         delivered, failed = sorted(set(delivered)), sorted(set(failed))
-        update = "SET #lease = :zero" + (", #done = :true" if not failed else "")
+        update = "SET #lease = :zero" + (", #done = :true" if done else "")
         values: dict[str, Any] = {":zero": {"N": "0"}, ":token": {"S": token}}
         names = ["#lease", "#owner"]
-        if not failed:
+        if done:
             values[":true"] = {"BOOL": True}
             names.append("#done")
         if delivered:
@@ -195,6 +198,22 @@ class StateTable:
                 ConditionExpression="#owner = :token", ExpressionAttributeNames=_names("#lease", "#owner"),
                 ExpressionAttributeValues={":zero": {"N": "0"}, ":token": {"S": token}},
             )  # fmt: skip
+
+    def note_sweep_alert(self, sweep_id: str, key: str) -> None:
+        """Remember, before it is sent, that this sweep owes alert ``key`` (``sweep#<id>``), so that a retry of
+        the sweep finishes it even if it would not raise the same alert again."""
+        self.client.update_item(
+            TableName=self.table,
+            Key={"pk": {"S": f"sweep#{sweep_id}"}},
+            UpdateExpression="ADD #keys :key SET #ttl = :ttl",
+            ExpressionAttributeNames={"#keys": "alerts", "#ttl": "expires_at"},
+            ExpressionAttributeValues={":key": {"SS": [key]}, ":ttl": {"N": str(int(self.clock()) + ALERT_TTL)}},
+        )
+
+    def sweep_alerts(self, sweep_id: str) -> list[str]:
+        """The alerts an earlier attempt of this sweep set out to send."""
+        item = next(iter(self._get_many("sweep#", [sweep_id]).values()), {})
+        return sorted(item.get("alerts", {}).get("SS", []))
 
     def _persist(self, budget: Callable[[], float] | None, **request: Any) -> bool:
         """UpdateItem ``request``, again after each of ``RECORD_PAUSES`` while ``budget()`` seconds allow; False

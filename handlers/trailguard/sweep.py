@@ -30,6 +30,18 @@ class SweepReport:
     alerts: list[tuple[str, str, Alert]] = field(default_factory=list)  # (subject, fingerprint, alert)
 
 
+def alert_key(sweep_id: str, subject: str, printed: str) -> str:
+    """A sweep alert's key: the sweep, what it is about and what it says (so that a retry of the sweep that
+    finds the findings changed sends a new alert, and one that finds them the same finishes the same one)."""
+    return f"sweep:{sweep_id}:{subject}#{printed}"
+
+
+def subject_of(key: str) -> tuple[str, str]:
+    """(subject, fingerprint) of a sweep alert's key."""
+    head, _, printed = key.rpartition("#")
+    return head.split(":", 2)[2], printed
+
+
 def refresh_baselines(cloudtrail: ClientFactory, compliant: list[TrailState], table: StateTable) -> None:
     """Record every compliant trail whose stored baseline is missing or out of date (insights and tags too).
     Best effort, trail by trail: a baseline that cannot be stored is logged, and never stops the sweep."""
@@ -79,15 +91,16 @@ def plan_sweep(
     for judged in verdict.trails:
         trail = judged.trail
         if now[trail.arn] != before.get(trail.arn, ""):
+            key = alert_key(sweep_id, trail.arn, now[trail.arn])
             alert = sweep_alert(
-                f"sweep:{sweep_id}:{trail.arn}", judged.counted, what=f"trail {trail.name} in {trail.home_region}",
+                key, judged.counted, what=f"trail {trail.name} in {trail.home_region}",
                 region=trail.home_region, account=state.account, action=action,
                 trail_name=trail.name, trail_arn=trail.arn, exempt=judged.exempt,
             )  # fmt: skip
             report.alerts.append((trail.arn, now[trail.arn], alert))
     if now[ACCOUNT_KEY] != before.get(ACCOUNT_KEY, ""):
         alert = sweep_alert(
-            f"sweep:{sweep_id}:{ACCOUNT_KEY}", tuple(f for f in verdict.findings if f.counted),
+            alert_key(sweep_id, ACCOUNT_KEY, now[ACCOUNT_KEY]), tuple(f for f in verdict.findings if f.counted),
             what=f"account {verdict.account}", region=home, account=verdict.account, action=action,
             trail_name="(account)",
         )  # fmt: skip

@@ -7,6 +7,7 @@ Slack and email in the end: every alert exactly once.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -168,6 +169,15 @@ def stopped(detector: Detector, lam: Lambda) -> dict[str, Any]:
 def counts(detector: Detector) -> tuple[int, int]:
     """(Slack posts, emails) so far."""
     return len(detector.slack.messages), len(detector.inbox())
+
+
+def each_alert_once(detector: Detector) -> list[str]:
+    """The keys of the alerts sent, after checking that Slack and email each got every one of them once."""
+    slack = [m.group(1) for t in detector.slack_texts() for m in [re.search(r"trailguard alert (\S+) ·", t)] if m]
+    email = [m.group(1) for e in detector.inbox() for m in [re.search(r"Alert key: (\S+)", e["Message"])] if m]
+    assert len(slack) == len(detector.slack.messages) and len(email) == len(detector.inbox())
+    assert sorted(slack) == sorted(email) == sorted(set(slack)), (slack, email)
+    return sorted(slack)
 
 
 def is_claim(arguments: dict[str, Any]) -> bool:
@@ -462,4 +472,132 @@ def test_a_twin_delivered_while_the_first_still_runs_is_a_duplicate_and_a_retry_
     twin = lam.attempt(evt)  # EventBridge delivered the same event again, later
 
     assert len(first) == 2 and twin["status"] == "duplicate"
+    assert counts(detector) == (1, 1)
+
+
+# --- what a review of the above found ------------------------------------------------------------------------
+
+
+def publish_fails(faulty: FaultProxy) -> Fault:
+    fault = Fault("Publish", times=4)  # botocore's first try and its 3 retries
+    faulty.add(fault)
+    return fault
+
+
+def test_a_sweep_alert_email_missed_is_sent_on_the_retry_though_the_trail_was_fixed_meanwhile(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    make_trail()
+    lam.attempt(scheduled())
+    cloudtrail().stop_logging(Name=TRAIL)
+    publish_fails(faulty)
+
+    outcomes = lam.invoke(scheduled(), between=lambda _: cloudtrail().start_logging(Name=TRAIL))
+
+    assert isinstance(outcomes[0], drift_handler.DeliveryFailed) and outcomes[1]["notified"] == ["slack", "sns"]
+    # the trail's alert and the account's, then (on the retry) the account compliant again
+    assert len(each_alert_once(detector)) == 3
+    assert any("logging-stopped" in e["Message"] and TRAIL in e["Message"] for e in detector.inbox())
+
+
+def test_a_sweep_retry_that_finds_new_findings_finishes_the_old_alert_and_sends_the_new_one(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    make_trail()
+    lam.attempt(scheduled())
+    cloudtrail().stop_logging(Name=TRAIL)
+    publish_fails(faulty)
+
+    def worse(_: int) -> None:
+        cloudtrail().update_trail(Name=TRAIL, IsMultiRegionTrail=False)
+
+    lam.invoke(scheduled(), between=worse)
+
+    keys = each_alert_once(detector)  # the trail's first alert and its second, the account's, on both channels
+    assert len(keys) == 3 and len({k for k in keys if TRAIL in k}) == 2
+    assert any("not-multi-region" in e["Message"] for e in detector.inbox())
+    assert lam.attempt(scheduled())["alerts"] == []  # all remembered as reported
+
+
+def test_a_claim_throttled_on_the_first_attempt_still_leaves_a_last_attempt_that_alerts(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    make_trail()
+    lam.attempt(scheduled())
+    cloudtrail().stop_logging(Name=TRAIL)
+    made = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 200))  # the third attempt's age
+    faulty.add(Fault("UpdateItem", status=400, code="ProvisionedThroughputExceededException", times=4, when=is_claim))
+    faulty.add(Fault("GetTrailStatus", status=400, code="ThrottlingException", times=-1))
+
+    outcomes = lam.invoke(event("stoplogging_cli", trail=TRAIL, eventTime=made))
+
+    assert len(outcomes) == LAMBDA_ATTEMPTS and outcomes[-1]["status"] == "drift"
+    assert counts(detector) == (1, 1)
+    assert "not judged" in detector.slack_texts()[0]
+
+
+def test_a_throttled_baseline_read_is_retried_not_fatal(detector: Detector, lam: Lambda, faulty: FaultProxy) -> None:
+    evt = stopped(detector, lam)
+    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=4))
+
+    outcomes = lam.invoke(evt)
+
+    assert isinstance(outcomes[0], Exception) and "ProvisionedThroughputExceeded" in str(outcomes[0])
+    assert outcomes[1]["status"] == "drift"
+    assert counts(detector) == (1, 1)
+
+
+def test_a_throttled_read_of_the_other_trails_is_retried_before_judging_the_account(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    other = "second-trail"
+    ct = cloudtrail()
+    ct.create_trail(Name=other, S3BucketName=BUCKET, IsMultiRegionTrail=True)
+    ct.put_event_selectors(TrailName=other, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    ct.start_logging(Name=other)
+    evt = stopped(detector, lam)
+    throttled = Fault("GetTrailStatus", status=400, code="ThrottlingException", times=-1,
+                      when=lambda arguments: other in str(arguments.get("Name")))  # fmt: skip
+    faulty.add(throttled)
+
+    def unthrottle(_: int) -> None:
+        throttled.times = 0
+
+    outcomes = lam.invoke(evt, between=unthrottle)
+
+    assert isinstance(outcomes[0], Exception)
+    assert [(f["rule"], f["severity"]) for f in outcomes[1]["findings"]] == [("logging-stopped", "high")]
+    assert counts(detector) == (1, 1)
+
+
+def test_slack_silent_then_failing_is_sent_again_by_the_retry_once(detector: Detector, lam: Lambda) -> None:
+    evt = stopped(detector, lam)
+    detector.slack.hang_next(1, seconds=6, status=500)  # no answer within the 5 s timeout, and nothing posted
+
+    outcomes = lam.invoke(evt)
+
+    assert isinstance(outcomes[0], drift_handler.DeliveryFailed)
+    assert counts(detector) == (1, 1)
+    assert "Possibly a repeat" in detector.slack_texts()[0]  # the detector could not know it had not posted
+
+
+def test_slack_posting_but_answering_too_late_is_the_documented_duplicate(detector: Detector, lam: Lambda) -> None:
+    evt = stopped(detector, lam)
+    detector.slack.hang_next(1, seconds=6)  # posted, but the answer came after the 5 s timeout
+
+    lam.invoke(evt)
+    detector.slack.wait_for_messages(2, timeout=5)  # the slow one lands after the retry's
+
+    assert counts(detector) == (2, 1)
+    assert sorted("Possibly a repeat" in t for t in detector.slack_texts()) == [False, True]
+
+
+def test_a_retry_that_sent_the_stored_alert_leaves_the_sweep_nothing_to_repeat(detector: Detector, lam: Lambda) -> None:
+    evt = stopped(detector, lam)
+    detector.slack.fail_next(3)
+
+    lam.invoke(evt)
+    swept = lam.attempt(scheduled())
+
+    assert swept["alerts"] == []
     assert counts(detector) == (1, 1)

@@ -10,7 +10,9 @@ source IP, caller and time. For every example:
 
 - the handler returns a JSON-serializable result with a known status, the one the configuration calls for,
   having alerted both channels exactly when it should (it raises nothing, ``DeliveryFailed`` included);
-- no state-table item reaches DynamoDB's 400 KB item limit, and no state write was refused;
+- no item the handler writes to the state table, nor any item stored there, reaches DynamoDB's 400 KB item
+  limit, counted as DynamoDB counts it (moto's own count refuses some smaller items: such examples are
+  discarded, since DynamoDB would have taken them);
 - every Slack message is inert: no ``<`` or ``>``, mrkdwn verbatim with balanced backticks, and no forged
   markup token verbatim in the fallback text or in mrkdwn outside code spans.
 """
@@ -28,7 +30,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, example, given, reject, settings, target
+from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
 
@@ -180,8 +182,8 @@ TRAIL_NAMES = (
 NAMES = hostile(surrogates=False).map(lambda text: text[:1000])  # a selector Name takes 1-1000 characters
 DATA = st.none() | st.builds(
     DataValues,
-    count=st.integers(min_value=1, max_value=480),
-    length=st.integers(min_value=50, max_value=1000),
+    count=st.integers(min_value=1, max_value=480) | st.sampled_from([250, 480]),  # often the most there can be
+    length=st.integers(min_value=50, max_value=1000) | st.just(1000),
     seed=st.integers(min_value=0, max_value=2**32),
 )
 ODD_TIMES = ("2026-11-20T21:16:40Z", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "2026-02-30T25:61:61Z",
@@ -339,7 +341,7 @@ HOSTILE = {
 EXAMPLES = [
     BASE,  # compliant, with a baseline too large to keep whole
     replace(BASE, call="StopLogging", fixture="stoplogging_cli", changes=HOSTILE),
-    # DRYRUN
+    replace(BASE, management="unrecognized", mode="dry-run", changes=HOSTILE),
     replace(BASE, management="read-only", data=DataValues(count=60, length=300, seed=3), mode="on"),
     replace(BASE, call="DeleteTrail", fixture="deletetrail_cli_arn", data=None),
     replace(
@@ -366,7 +368,7 @@ def test_any_trail_and_any_event_give_a_verdict_inert_alerts_and_items_that_fit(
 ) -> None:
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+    @settings(max_examples=28, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
               HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])  # fmt: skip
     @given(scenarios())
     def run(s: Scenario) -> None:
@@ -389,7 +391,6 @@ def test_any_trail_and_any_event_give_a_verdict_inert_alerts_and_items_that_fit(
             # DynamoDB's limit (just checked), such a refusal is the emulator's, not the handler's.
             if "maximum allowed size" in str(error):
                 tally("the emulator refused an item DynamoDB takes")
-                print("REJECTED", s.mode, s.data, writes.largest)
                 reject()
             raise
 
@@ -405,16 +406,12 @@ def test_any_trail_and_any_event_give_a_verdict_inert_alerts_and_items_that_fit(
             assert_no_forged_markup(message)
         writes.assert_fit()
         assert_stored_items_fit()
-        target(float(writes.largest), label="largest item written, bytes")
         seen[status] += 1
-        seen[f"mode {s.mode} {s.kind} {s.management} {s.call}"] += 1
-        seen["largest>100k"] += writes.largest > 100_000
         seen["slack messages"] += len(messages)
 
     for scenario in EXAMPLES:
         run = example(scenario)(run)
     run()
 
-    print("SEEN", seen)
     assert seen["slack messages"] > 0, seen
     assert {"drift", "compliant", "failed-attempt"} <= set(seen), seen
