@@ -99,7 +99,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         try:
             result = flow.handle_call(intake, runtime(context))
         except flow.RetryLater as error:  # the trail could not be read now: Lambda retries the event
-            logger.warning(f"retry: {intake.event_name} {intake.event_id}: {error}", extra={"event_id": intake.event_id})
+            logger.warning(f"retry: {intake.event_name} {intake.event_id}: {error}",
+                           extra={"event_id": intake.event_id})  # fmt: skip
             metrics.add_metric(name="ReadsRetried", unit=MetricUnit.Count, value=1)
             raise
     logger.info(
