@@ -127,7 +127,7 @@ def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str |
         event_name=call.event_name,
         actor=_bounded(call.actor),
         findings=alert_findings(findings),
-        action=_cut(action, MAX_ACTION_CHARS, CUT_FIX),
+        action=_cut(action, MAX_ACTION_CHARS, " … (cut here: too long for an alert)"),
         console_url=console_url(trail_arn, call.trail.region),
     )
 

@@ -6,6 +6,7 @@ the state table, configuration) comes in a ``Runtime`` built once per container 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,7 +28,7 @@ from .render.fix import describe_actions
 from .rules import REGISTRY, Finding
 from .send import Outcome, Sender, deliver
 from .state_table import ACCOUNT_KEY, Claim, StateTable, Unprocessed, fingerprint
-from .sweep import plan_sweep, subject_of
+from .sweep import plan_sweep
 
 REVERTING = "Reverting (REMEDIATION_MODE=on); this alert was stored before the revert finished: check the trail."
 SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
@@ -192,42 +193,45 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
 
 def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) -> HandlerResult:
     """The claimed event, judged: revert if asked, then store and send the alert (or the stored one)."""
-    mode = rt.config.remediation_mode
     if taken.alert_json:  # a retry: the first attempt judged (and reverted); finish sending what it stored
         stored = Alert.from_json(taken.alert_json)
-        outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
-        if not outcome.failed:
-            _reported(stored.trail_arn, stored.rules, rt)
+        record = functools.partial(_reported, stored.trail_arn, stored.rules, rt) if stored.kind == "drift" else None
+        outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left, then=record)
         return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
                              (), outcome.delivered, _failures(outcome))  # fmt: skip
-    if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
-        _keep_baseline(verdict.trail, verdict.baseline, rt)  # only a compliant trail is a baseline
-    counted = verdict.counted
-    if not counted:
+    counted, results = verdict.counted, list[ActionResult]()
+    then: Callable[[], None] | None
+    if verdict.unread:  # Lambda's last attempt, and the trail (or its baseline) still could not be read
+        alert, then = unjudged_alert(call, verdict.unread, taken.attempt), None  # what it found is not all
+    elif not counted:
+        if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
+            _keep_baseline(verdict.trail, verdict.baseline, rt)  # only a compliant trail is a baseline
         rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
         return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
-    region = verdict.trail.home_region if verdict.trail else call.trail.region
-    if verdict.unread:  # Lambda's last attempt, and the trail still could not be read
-        alert = unjudged_alert(call, verdict.unread, taken.attempt)
-        results: list[ActionResult] = []
     else:
-        if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
-            first = drift_alert(call, counted, verdict.trail_arn, REVERTING)
-            rt.table.announce(call.event_id, taken.token, first.to_json(), ())
-        since = _change_time(call.actor.time)
-        results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.client, since=since,
-                                  time_left=rt.deadline.for_reading)  # fmt: skip
-        action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
-        alert = drift_alert(call, counted, verdict.trail_arn, action)
-        if any(r.result == "suspended" for r in results):
-            alert = replace(alert, severity="critical")
-        if mode == "on":
-            rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
-    outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
-    if not outcome.failed:
-        _reported(verdict.trail_arn, [f.rule for f in counted], rt)
+        results, alert = _reverted(call, verdict, taken, rt)
+        then = functools.partial(_reported, verdict.trail_arn, [f.rule for f in counted], rt)
+    outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left, then=then)
     return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
                          tuple(results), outcome.delivered, _failures(outcome))  # fmt: skip
+
+
+def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) -> tuple[list[ActionResult], Alert]:
+    """The revert the mode asks for (none, said, or made and verified), and the alert that says it."""
+    mode, counted = rt.config.remediation_mode, verdict.counted
+    region = verdict.trail.home_region if verdict.trail else call.trail.region
+    if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
+        first = drift_alert(call, counted, verdict.trail_arn, REVERTING)
+        rt.table.announce(call.event_id, taken.token, first.to_json(), ())
+    results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.client, since=_change_time(call.actor.time),
+                              time_left=rt.deadline.for_reading)  # fmt: skip
+    action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
+    alert = drift_alert(call, counted, verdict.trail_arn, action)
+    if any(r.result == "suspended" for r in results):
+        alert = replace(alert, severity="critical")
+    if mode == "on":
+        rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
+    return results, alert
 
 
 def last_attempt(attempt: int, event_time: str, now: float | None = None) -> bool:
@@ -242,15 +246,12 @@ def last_attempt(attempt: int, event_time: str, now: float | None = None) -> boo
 
 def _reported(trail_arn: str | None, rules: Iterable[str], rt: Runtime) -> None:
     """Remember what every channel was told about the trail and the account, so the sweep need not repeat it.
-    Best effort: the alert went out; if this cannot be written, the sweep says it once more."""
+    Made before the alert is marked done: if it fails, Lambda's retry makes it (and sends nothing again)."""
     rules = list(rules)
     reported = {ACCOUNT_KEY: fingerprint(r for r in rules if REGISTRY[r].scope != "trail")}
     if trail_arn:
         reported[trail_arn] = fingerprint(r for r in rules if REGISTRY[r].scope == "trail")
-    try:
-        rt.table.set_reported(reported)
-    except (ClientError, BotoCoreError, Unprocessed) as error:
-        LOG.warning("what was reported about %s not stored: %s", trail_arn or "the account", error)
+    rt.table.set_reported(reported)
 
 
 def _change_time(timestamp: str, now: float | None = None) -> int:
@@ -285,8 +286,8 @@ def _finish_sweep_alert(key: str, rt: Runtime, notified: set[str], failed: list[
     if taken.duplicate:
         return
     try:
-        if not taken.alert_json:  # never stored, so never sent: nothing is owed
-            rt.table.finish(key, taken.token, (), budget=rt.deadline.left)
+        if not taken.alert_json:  # never stored, so never sent: nothing is owed (a twin may still send it)
+            rt.table.release(key, taken.token)
             return
         stored = Alert.from_json(taken.alert_json)
         outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
@@ -295,8 +296,6 @@ def _finish_sweep_alert(key: str, rt: Runtime, notified: set[str], failed: list[
         raise
     notified.update(outcome.delivered)
     failed.extend(_failures(outcome))
-    if not outcome.failed:
-        rt.table.set_reported(dict([subject_of(key)]))
 
 
 def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
@@ -320,11 +319,10 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
             _finish_sweep_alert(key, rt, notified, failed)
     for subject, printed, alert in report.alerts:
         rt.table.note_sweep_alert(sweep.event_id, alert.key)
-        outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left)
+        outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left,
+                          then=functools.partial(rt.table.set_reported, {subject: printed}))  # fmt: skip
         notified.update(outcome.delivered)
         failed.extend(_failures(outcome))
-        if not outcome.failed and not outcome.duplicate:
-            rt.table.set_reported({subject: printed})
     findings = tuple(report.verdict.all_findings)
     return HandlerResult(
         "drift" if report.verdict.counted else "compliant",

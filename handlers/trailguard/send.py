@@ -192,7 +192,10 @@ def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = S
             unconfirmed=True,
         )
     except (OSError, HTTPException, SlackRequestError) as error:
-        return _slack_failed(target, f"Slack could not be reached: {error}")
+        if isinstance(getattr(error, "reason", error), ConnectionRefusedError):  # urllib wraps it: nothing sent
+            return _slack_failed(target, f"Slack could not be reached: {error}")
+        failed = _slack_failed(target, f"unconfirmed: the connection to Slack failed: {error}")
+        return replace(failed, unconfirmed=True)  # the request may have reached Slack
 
 
 def _send_webhook(target: SlackWebhook, message: Mapping[str, Any], timeout: int) -> Delivery:
@@ -259,8 +262,11 @@ def send_sns(sns: SNSClient, topic_arn: str, publish_kwargs: Mapping[str, Any]) 
     """Publish a rendered notification (``Subject``, ``Message``, ``MessageAttributes``) to ``topic_arn``."""
     try:
         answer = sns.publish(TopicArn=topic_arn, **publish_kwargs)
-    except (ClientError, BotoCoreError) as error:
-        return Delivery(SNS, False, f"SNS publish to {topic_arn} failed: {error}")
+    except (ClientError, BotoCoreError) as error:  # no answer, or a 5xx: SNS may have published it
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) \
+            if isinstance(error, ClientError) else 0  # fmt: skip
+        unsure = isinstance(error, BotoCoreError) or status >= 500
+        return Delivery(SNS, False, f"SNS publish to {topic_arn} failed: {error}", unconfirmed=unsure)
     return Delivery(SNS, True, f"published to {topic_arn} as {answer.get('MessageId')}")
 
 
@@ -295,16 +301,19 @@ def deliver(
     *,
     lease_ms: int = DEFAULT_LEASE_MS,
     time_left: Callable[[], float] | None = None,
+    then: Callable[[], None] | None = None,
 ) -> Outcome:
     """Send ``alert`` to every channel that has not delivered it; ``claim`` if the key was claimed already
-    (the caller then releases it if this raises), else it is claimed here for ``lease_ms``."""
+    (the caller then releases it if this raises), else it is claimed here for ``lease_ms``. ``then`` runs once
+    every channel has delivered, before the alert is marked done: if it raises, the alert is not done, and
+    Lambda's retry runs it again (sending nothing again)."""
     if claim is not None:
-        return _deliver(alert, senders, table, pool, claim, time_left=time_left)
+        return _deliver(alert, senders, table, pool, claim, time_left=time_left, then=then)
     claim = table.claim(alert.key, lease_ms)
     if claim.duplicate:
         return Outcome(duplicate=True)
     try:
-        return _deliver(alert, senders, table, pool, claim, time_left=time_left)
+        return _deliver(alert, senders, table, pool, claim, time_left=time_left, then=then)
     except BaseException:
         table.release(alert.key, claim.token)
         raise
@@ -312,7 +321,7 @@ def deliver(
 
 def _deliver(
     alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim,
-    *, time_left: Callable[[], float] | None,
+    *, time_left: Callable[[], float] | None, then: Callable[[], None] | None = None,
 ) -> Outcome:  # fmt: skip
     if claim.duplicate:
         return Outcome(duplicate=True)
@@ -321,6 +330,38 @@ def _deliver(
     pending = sorted(name for name in senders if name not in claim.delivered)
     if pending:  # before anything is sent: what a retry will need, whatever the trail looks like by then
         table.announce(alert.key, claim.token, alert.to_json(), pending)
+    results, crashed, recorded = _send_all(
+        alert, {n: senders[n] for n in pending}, table, pool, claim, time_left=time_left
+    )
+    delivered = sorted(claim.delivered | {r.channel for r in results if r.ok})
+    failed = tuple(r for r in results if not r.ok)
+    # A channel that surely did not deliver is no longer "being sent"; one that may have (no answer, or its
+    # sender crashed) is kept as such, and every later message to it says it may be a repeat.
+    surely = [r.channel for r in failed if not r.unconfirmed]
+    unsure = [r.channel for r in failed if r.unconfirmed] + list(crashed)
+    done, after = not failed and not crashed, None
+    if done and then is not None:
+        try:
+            then()
+        except Exception as error:
+            done, after = False, error  # raised below, once the deliveries are recorded
+    if not table.finish(alert.key, claim.token, delivered, surely, unsure, done=done, budget=time_left) and not all(
+        recorded.values()
+    ):
+        LOG.warning("alert %s: delivered on %s, but DynamoDB refused to record it", alert.key, ", ".join(delivered))
+    if crashed:  # a sender bug: what did deliver is recorded above, so the retry will not repeat it
+        raise next(iter(crashed.values()))
+    if after is not None:
+        raise after
+    return Outcome(delivered=tuple(delivered), failed=failed)
+
+
+def _send_all(
+    alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim,
+    *, time_left: Callable[[], float] | None,
+) -> tuple[list[Delivery], dict[str, BaseException], dict[str, bool]]:  # fmt: skip
+    """Send to every channel at once, each delivery recorded the moment it happens: (deliveries, the senders
+    that raised, whether each delivery was recorded)."""
     recorded: dict[str, bool] = {}
 
     def send(name: str) -> Delivery:
@@ -330,19 +371,7 @@ def _deliver(
             recorded[name] = table.delivered(alert.key, name, time_left)
         return delivery
 
-    futures = {name: pool.submit(send, name) for name in pending}
+    futures = {name: pool.submit(send, name) for name in senders}
     results = [f.result() for f in futures.values() if f.exception() is None]
-    crashed = [name for name, f in futures.items() if f.exception() is not None]
-    delivered = sorted(claim.delivered | {r.channel for r in results if r.ok})
-    failed = tuple(r for r in results if not r.ok)
-    # A channel that surely did not deliver is no longer "being sent"; one that may have (no answer, or its
-    # sender crashed) stays so, and the retry's message says it may be a repeat.
-    surely = [r.channel for r in failed if not r.unconfirmed]
-    done = not failed and not crashed
-    if not table.finish(alert.key, claim.token, delivered, surely, done=done, budget=time_left) and not all(
-        recorded.values()
-    ):
-        LOG.warning("alert %s: delivered on %s, but DynamoDB refused to record it", alert.key, ", ".join(delivered))
-    if crashed:  # a sender bug: what did deliver is recorded above, so the retry will not repeat it
-        raise futures[crashed[0]].exception()  # type: ignore[misc]
-    return Outcome(delivered=tuple(delivered), failed=failed)
+    crashed = {name: error for name, f in futures.items() if (error := f.exception()) is not None}
+    return results, crashed, recorded

@@ -53,7 +53,7 @@ MAX_KEY_BYTES = 1024  # DynamoDB takes partition keys of up to 2,048 bytes; even
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, names and values together
 MAX_STORED_BYTES = 300 * 1024  # what one stored document (alert, baseline) may take, compressed
 _NAMES = {"#owner": "owner", "#alert": "alert_z", "#done": "done", "#lease": "lease_until", "#sending": "sending",
-          "#delivered": "delivered", "#owners": "owners", "#ttl": "expires_at"}  # fmt: skip
+          "#delivered": "delivered", "#owners": "owners", "#ttl": "expires_at", "#maybe": "maybe"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,8 @@ class StateTable:
             token=token,
             alert_json=_stored_alert(item),
             delivered=delivered,
-            unconfirmed=frozenset(item.get("sending", {}).get("SS", [])) - delivered,
+            unconfirmed=frozenset([*item.get("sending", {}).get("SS", []), *item.get("maybe", {}).get("SS", [])])
+            - delivered,
             attempt=len(item.get("owners", {}).get("SS", [token])),
         )
 
@@ -159,23 +160,31 @@ class StateTable:
         )
 
     def finish(
-        self, key: str, token: str, delivered: Iterable[str], failed: Iterable[str] = (), *, done: bool = True,
-        budget: Callable[[], float] | None = None,
+        self, key: str, token: str, delivered: Iterable[str], failed: Iterable[str] = (),
+        unsure: Iterable[str] = (), *, done: bool = True, budget: Callable[[], float] | None = None,
     ) -> bool:  # fmt: skip
         """Record the attempt's outcome and release the lease: ``done`` when every channel delivered; the
-        channels that surely ``failed`` are no longer "being sent"; Lambda's retry may take the item at once.
-        False when it could not be recorded (the lease then runs out by itself)."""
-        delivered, failed = sorted(set(delivered)), sorted(set(failed))
+        channels that surely ``failed`` are no longer "being sent"; those ``unsure`` (no answer) are kept as
+        "may have delivered" for good, so every later resend says it may be a repeat; Lambda's retry may take
+        the item at once. False when it could not be recorded (the lease then runs out by itself)."""
+        delivered, failed, unsure = sorted(set(delivered)), sorted(set(failed)), sorted(set(unsure))
         update = "SET #lease = :zero" + (", #done = :true" if done else "")
         values: dict[str, Any] = {":zero": {"N": "0"}, ":token": {"S": token}}
         names = ["#lease", "#owner"]
         if done:
             values[":true"] = {"BOOL": True}
             names.append("#done")
+        added = []
         if delivered:
-            update += " ADD #delivered :delivered"
+            added.append("#delivered :delivered")
             values[":delivered"] = {"SS": delivered}
             names.append("#delivered")
+        if unsure:
+            added.append("#maybe :unsure")
+            values[":unsure"] = {"SS": unsure}
+            names.append("#maybe")
+        if added:
+            update += " ADD " + ", ".join(added)
         if failed:
             update += " DELETE #sending :failed"
             values[":failed"] = {"SS": failed}

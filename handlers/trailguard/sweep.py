@@ -36,12 +36,6 @@ def alert_key(sweep_id: str, subject: str, printed: str) -> str:
     return f"sweep:{sweep_id}:{subject}#{printed}"
 
 
-def subject_of(key: str) -> tuple[str, str]:
-    """(subject, fingerprint) of a sweep alert's key."""
-    head, _, printed = key.rpartition("#")
-    return head.split(":", 2)[2], printed
-
-
 def refresh_baselines(cloudtrail: ClientFactory, compliant: list[TrailState], table: StateTable) -> None:
     """Record every compliant trail whose stored baseline is missing or out of date (insights and tags too).
     Best effort, trail by trail: a baseline that cannot be stored is logged, and never stops the sweep."""

@@ -601,3 +601,57 @@ def test_a_retry_that_sent_the_stored_alert_leaves_the_sweep_nothing_to_repeat(d
 
     assert swept["alerts"] == []
     assert counts(detector) == (1, 1)
+
+
+# --- what a second review found -----------------------------------------------------------------------------
+
+
+def test_an_unreadable_baseline_on_the_last_attempt_is_not_judged_compliant_nor_kept(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    make_trail()
+    lam.attempt(scheduled())  # the sweep's baseline: the logs go to BUCKET
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="attacker-bucket")
+    cloudtrail().update_trail(Name=TRAIL, S3BucketName="attacker-bucket")
+    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=-1))
+
+    outcomes = lam.invoke(event("updatetrail_single_region", trail=TRAIL))
+
+    assert len(outcomes) == LAMBDA_ATTEMPTS and outcomes[-1]["status"] == "drift"
+    (text,) = detector.slack_texts()
+    assert "not judged" in text and "baseline" in text
+    faulty.clear()
+    stored = drift_handler.runtime(LambdaContext()).table.baselines(
+        [cloudtrail().describe_trails()["trailList"][0]["TrailARN"]]
+    )
+    assert [b.trail["S3BucketName"] for b in stored.values()] == [BUCKET]  # the attacker's bucket was not kept
+
+
+def test_a_sweep_whose_record_of_what_it_reported_failed_is_not_repeated_by_the_next_sweep(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    make_trail()
+    lam.attempt(scheduled())
+    cloudtrail().stop_logging(Name=TRAIL)
+    faulty.add(Fault("BatchWriteItem", times=4, when=lambda arguments: "reported#" in str(arguments)))
+
+    outcomes = lam.invoke(scheduled())
+    later = lam.attempt(scheduled())
+
+    assert isinstance(outcomes[0], Exception) and outcomes[-1]["status"] == "drift"
+    assert later["alerts"] == []
+    assert len(each_alert_once(detector)) == 2  # the trail's alert and the account's, once each
+
+
+def test_once_unconfirmed_a_channel_is_told_possibly_a_repeat_on_every_later_send(
+    detector: Detector, lam: Lambda
+) -> None:
+    evt = stopped(detector, lam)
+    detector.slack.hang_next(1, seconds=6, status=500)  # attempt 1: no answer (nothing posted)
+    detector.slack.fail_next(3, status=500)  # attempt 2: a sure failure, through slack_sdk's retries
+
+    outcomes = lam.invoke(evt)
+
+    assert len(outcomes) == 3 and outcomes[-1]["notified"] == ["slack", "sns"]
+    assert counts(detector) == (1, 1)
+    assert "Possibly a repeat" in detector.slack_texts()[0]

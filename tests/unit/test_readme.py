@@ -153,7 +153,7 @@ def test_make_targets_the_readme_names_exist_and_run_what_their_tests_run() -> N
     assert {"demo", "test", "setup", "synth", "bench"} <= named
     assert make_rule("demo")[1] == ["$(BIN)/trailguard demo"]
     assert "setup" in make_rule("test")[0]
-    assert "$(BIN)/pytest" in make_rule("test")[1]
+    assert any(line.startswith("$(BIN)/pytest") for line in make_rule("test")[1])
     assert make_rule("synth")[1] == ["node_modules/.bin/cdk synth --quiet"]
     assert "make test" in (REPO / ".ci" / "run").read_text().splitlines()
 
