@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -360,14 +361,19 @@ def _send_all(
     alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim,
     *, time_left: Callable[[], float] | None,
 ) -> tuple[list[Delivery], dict[str, BaseException], dict[str, bool]]:  # fmt: skip
-    """Send to every channel at once, each delivery recorded the moment it happens: (deliveries, the senders
-    that raised, whether each delivery was recorded)."""
+    """Send to every channel at once, each delivery recorded the moment it happens, except the last to answer,
+    whose record is the closing write that follows at once: (deliveries, the senders that raised, whether each
+    delivery was recorded)."""
     recorded: dict[str, bool] = {}
+    lock, waiting = threading.Lock(), [len(senders)]
 
     def send(name: str) -> Delivery:
         shown = replace(alert, note=REPEAT_NOTE) if name in claim.unconfirmed else alert
         delivery = senders[name](shown)
-        if delivery.ok:
+        with lock:
+            waiting[0] -= 1
+            last = not waiting[0]
+        if delivery.ok and not last:
             recorded[name] = table.delivered(alert.key, name, time_left)
         return delivery
 
