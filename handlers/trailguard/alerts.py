@@ -113,19 +113,13 @@ def console_url(trail_arn: str | None, region: str) -> str:
 
 def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str | None, action: str) -> Alert:
     """A watched call left the trail (or the account) drifted: ``findings`` are the counted ones."""
-    first = min(findings, key=lambda f: SEVERITIES.index(f.severity))
-    summary = f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: {_cut(first.message, 500, ' …')}"
-    return Alert(
-        key=call.event_id,
+    first = _cut(min(findings, key=lambda f: SEVERITIES.index(f.severity)).message, 500, " …")
+    return _about(
+        call,
         kind="drift",
         severity=worst([f.severity for f in findings]),
-        summary=summary,
-        account=call.account,
-        region=call.trail.region,
-        trail_name=call.trail.name,
+        summary=f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: {first}",
         trail_arn=trail_arn or call.trail.arn,
-        event_name=call.event_name,
-        actor=_bounded(call.actor),
         findings=alert_findings(findings),
         action=_cut(action, MAX_ACTION_CHARS, " … (cut here: too long for an alert)"),
         console_url=console_url(trail_arn, call.trail.region),
@@ -135,22 +129,15 @@ def drift_alert(call: TrailCall, findings: tuple[Finding, ...], trail_arn: str |
 def unjudged_alert(call: TrailCall, why: str, attempts: int) -> Alert:
     """The trail a watched call named could not be read in time on Lambda's last attempt: say so, rather than
     nothing. High: the call may have stopped or blinded the trail, and nobody has looked yet."""
-    return Alert(
-        key=call.event_id,
+    return _about(
+        call,
         kind="unjudged",
         severity="high",
         summary=(
             f"{call.event_name} on trail {call.trail.name} in {call.trail.region}: the trail could not be read "
             f"after {attempts} attempts, so the change was not judged. Check the trail now."
         ),
-        account=call.account,
-        region=call.trail.region,
-        trail_name=call.trail.name,
-        trail_arn=call.trail.arn,
-        event_name=call.event_name,
-        actor=_bounded(call.actor),
         action="Nothing: the trail's state is unknown, so nothing was reverted.",
-        console_url=console_url(call.trail.arn, call.trail.region),
         error=_cut(why, MAX_MESSAGE_CHARS, " …"),
     )
 
@@ -158,20 +145,31 @@ def unjudged_alert(call: TrailCall, why: str, attempts: int) -> Alert:
 def attempt_alert(call: TrailCall, action: str = "Nothing: the call failed, so nothing changed.") -> Alert:
     how = _cut(f"{call.error_code}: {call.error_message}" if call.error_message else call.error_code,
                MAX_MESSAGE_CHARS, " …")  # fmt: skip
-    return Alert(
-        key=call.event_id,
+    return _about(
+        call,
         kind="failed-attempt",
         severity="low",
         summary=f"{call.event_name} on trail {call.trail.name} in {call.trail.region} was tried and failed ({how}).",
+        action=action,
+        error=how,
+    )
+
+
+def _about(call: TrailCall, *, kind: AlertKind, severity: Severity, summary: str, **fields: Any) -> Alert:
+    """An alert about a watched call: its id, account, region, trail and caller, and ``fields``."""
+    arn = fields.pop("trail_arn", call.trail.arn)
+    return Alert(
+        key=call.event_id,
+        kind=kind,
+        severity=severity,
+        summary=summary,
         account=call.account,
         region=call.trail.region,
         trail_name=call.trail.name,
-        trail_arn=call.trail.arn,
+        trail_arn=arn,
         event_name=call.event_name,
         actor=_bounded(call.actor),
-        action=action,
-        console_url=console_url(call.trail.arn, call.trail.region),
-        error=how,
+        **{"console_url": console_url(call.trail.arn, call.trail.region), **fields},
     )
 
 
