@@ -47,8 +47,10 @@ class Deadline:
         return max(self.end - self.clock(), 0.0)
 
     def for_reading(self) -> float:
-        """Seconds reads may still take, keeping ``SENDING_RESERVE`` back for sending."""
-        return max(self.left() - SENDING_RESERVE, 0.0)
+        """Seconds reads may still take, keeping ``SENDING_RESERVE`` (or, with less time left, half of what is
+        left) back for sending."""
+        left = self.left()
+        return max(left - min(SENDING_RESERVE, left / 2), 0.0)
 
     def ms(self) -> int:
         return int(self.left() * 1000)

@@ -412,7 +412,7 @@ def test_a_slow_cloudtrail_is_given_up_within_the_invocations_time_and_retried(
     evt = stopped(detector, lam)
     slow = Fault("GetTrailStatus", kind="delay", seconds=4, times=-1)
     faulty.add(slow)
-    lam.remaining_ms = 27_000  # 2 s for reading, after the 25 s kept back for sending
+    lam.remaining_ms = 6_000  # 3 s for reading, 3 s kept back for sending
 
     def quick(_: int) -> None:
         slow.times = 0

@@ -97,11 +97,13 @@ class Context:
 
 def test_reads_get_the_invocations_remaining_time_less_what_sending_needs() -> None:
     clock = [100.0]
-    deadline = Deadline.of(Context(40_000), clock=lambda: clock[0])
+    deadline = Deadline.of(Context(60_000), clock=lambda: clock[0])
 
-    assert deadline.left() == 40.0 and deadline.for_reading() == 40.0 - SENDING_RESERVE
-    clock[0] += 30
-    assert deadline.for_reading() == 0.0 and deadline.ms() == 10_000
+    assert deadline.left() == 60.0 and deadline.for_reading() == 60.0 - SENDING_RESERVE
+    clock[0] += 50  # 10 s left: half of it for reading, half for sending
+    assert deadline.for_reading() == 5.0 and deadline.ms() == 10_000
+    clock[0] += 20
+    assert deadline.for_reading() == 0.0 and deadline.ms() == 0
     assert Deadline.of(object(), clock=lambda: 0.0).left() == 60.0  # no context: the function's timeout
 
 
