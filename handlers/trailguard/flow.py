@@ -176,11 +176,14 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
 
     try:
         verdict = evaluate_call(call, rt, settle)
-    except RetryLater:
-        if claim.result().duplicate:
+    except Exception:  # RetryLater, or the trail could not be read at all
+        taken = claim.result()
+        if taken.duplicate:
             return HandlerResult("duplicate", call.event_id, call.event_name, call.trail.arn)
-        rt.table.release(call.event_id, claim.result().token)
-        raise
+        if not taken.alert_json:
+            rt.table.release(call.event_id, taken.token)
+            raise
+        verdict = CallVerdict(None, ())  # a retry owes the alert the first attempt stored, read or not
     taken = claim.result()
     if taken.duplicate:
         return HandlerResult("duplicate", call.event_id, call.event_name, verdict.trail_arn)

@@ -655,3 +655,19 @@ def test_once_unconfirmed_a_channel_is_told_possibly_a_repeat_on_every_later_sen
     assert len(outcomes) == 3 and outcomes[-1]["notified"] == ["slack", "sns"]
     assert counts(detector) == (1, 1)
     assert "Possibly a repeat" in detector.slack_texts()[0]
+
+
+def test_a_retry_owing_a_stored_alert_sends_it_even_when_the_trail_cannot_be_read_at_all(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    evt = stopped(detector, lam)
+    detector.slack.fail_next(3)
+
+    def deny(_: int) -> None:  # a policy change took the baseline read away
+        faulty.add(Fault("BatchGetItem", status=400, code="AccessDeniedException", times=-1))
+
+    outcomes = lam.invoke(evt, between=deny)
+
+    assert isinstance(outcomes[0], drift_handler.DeliveryFailed) and outcomes[1]["notified"] == ["slack", "sns"]
+    assert counts(detector) == (1, 1)
+    assert "logging-stopped" in detector.slack_texts()[0]
