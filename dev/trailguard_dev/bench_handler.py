@@ -70,14 +70,13 @@ MEMORY_TARGET_MB = 128.0  # the smallest Lambda memory size
 # What the evaluation cannot do without. A compliant event: the trail's three reads and its stored baseline,
 # the DynamoDB claim of the event id (all at the same time) and the record that closes it. A drift event also reads the
 # account's other multi-region trails (2 calls each, to judge the account), stores the alert before sending
-# it, publishes to SNS (Slack is not an AWS call), records the first channel's delivery the moment it happens
-# and the last one's in the closing write (2 UpdateItem more than a compliant event: what makes a retry or a
-# lost answer send nothing twice), and
+# it, publishes to SNS (Slack is not an AWS call), records each channel's delivery the moment it happens
+# (3 UpdateItem more than a compliant event: what makes a retry or a lost answer send nothing twice), and
 # records what was reported for the trail and for the account (read by the sweep).
 READS = Counter({"DescribeTrails": 1, "GetTrailStatus": 1, "GetEventSelectors": 1})
 COMPLIANT_CALLS = READS + Counter({"UpdateItem": 2, "BatchGetItem": 1})
 DRIFT_CALLS = COMPLIANT_CALLS + Counter(
-    {"GetTrailStatus": 1, "GetEventSelectors": 1, "Publish": 1, "BatchWriteItem": 1, "UpdateItem": 2}
+    {"GetTrailStatus": 1, "GetEventSelectors": 1, "Publish": 1, "BatchWriteItem": 1, "UpdateItem": 3}
 )
 FIRST_ALERT_CALLS = Counter({"GetSecretValue": 1})  # the container's first alert reads the Slack secret
 
@@ -588,7 +587,7 @@ def render(report: Report) -> str:
         d,
         f"{_by_operation(DRIFT_CALLS)}: the 3 reads and the baseline, 2 for the other multi-region trail (the "
         "account verdict), "
-        "claim, the alert stored before sending, the first channel's delivery record and the closing record, the "
+        "claim, the alert stored before sending, one delivery record per channel and the closing record, the "
         "SNS alert, and what was reported for the trail and the account (for the sweep); "
         "the container's first alert also reads the Slack secret (GetSecretValue 1); Slack is no AWS call",
     )

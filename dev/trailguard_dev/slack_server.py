@@ -53,6 +53,7 @@ class _Fault:
     error: str = ""
     retry_after: int | None = None
     hang: float = 0.0
+    drop: bool = False  # post it, then close the connection without an answer
 
 
 @dataclass
@@ -93,6 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.hang:
             state.stopping.wait(fault.hang)
         api = self.path.startswith(API_PREFIX)
+        if fault.drop:  # posted, and the answer is lost
+            received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, 200)
+            with state.posted:
+                state.messages.append(received)
+                state.posted.notify_all()
+            self.close_connection = True
+            return
         status, answer, headers = _fault_answer(fault) if fault.status else self._answer(body, api, state)
         received = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status)
         with state.lock:
@@ -241,6 +249,10 @@ class SlackServer:
         """Hold the next ``count`` requests for ``seconds`` before answering (and posting) them normally, or,
         with ``status``, before answering that error without posting."""
         self._add(count, _Fault(hang=seconds, status=status, error="internal_error" if status else ""))
+
+    def drop_next(self, count: int) -> None:
+        """Post the next ``count`` requests, then close their connections without answering: the answer lost."""
+        self._add(count, _Fault(drop=True))
 
     def _add(self, count: int, fault: _Fault) -> None:
         with self._state.lock:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -173,6 +172,7 @@ def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = S
     """Post a rendered ``{"text", "blocks"}`` message. 429 (honouring Retry-After), 500/503 and connection
     errors are retried twice. A read timeout is a failure marked ``unconfirmed``: the request reached Slack,
     which may or may not have posted it; the retry sends it again, saying it may be a repeat."""
+    import socket
     from http.client import HTTPException
 
     from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -193,7 +193,7 @@ def send_slack(target: SlackTarget, message: Mapping[str, Any], timeout: int = S
             unconfirmed=True,
         )
     except (OSError, HTTPException, SlackRequestError) as error:
-        if isinstance(getattr(error, "reason", error), ConnectionRefusedError):  # urllib wraps it: nothing sent
+        if isinstance(getattr(error, "reason", error), ConnectionRefusedError | socket.gaierror):  # nothing sent
             return _slack_failed(target, f"Slack could not be reached: {error}")
         failed = _slack_failed(target, f"unconfirmed: the connection to Slack failed: {error}")
         return replace(failed, unconfirmed=True)  # the request may have reached Slack
@@ -224,14 +224,26 @@ def _post_message(target: SlackBot, message: Mapping[str, Any], timeout: int) ->
 
 
 def _retry_handlers() -> list[RetryHandler]:
-    """Note: the handlers share one attempt counter, so a send makes at most SLACK_RETRIES + 1 attempts."""
+    """Note: the handlers share one attempt counter, so a send makes at most SLACK_RETRIES + 1 attempts. A
+    connection error is retried only when nothing can have reached Slack (refused, or the name did not
+    resolve): a connection cut after the request went out may have posted it, and is left to Lambda's retry,
+    which says the alert may be a repeat."""
+    import socket
+
     from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
     from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+    class NothingSentRetryHandler(ConnectionErrorRetryHandler):
+        def _can_retry(self, *, error: Exception | None = None, **context: Any) -> bool:
+            reason = getattr(error, "reason", error)
+            return isinstance(reason, ConnectionRefusedError | socket.gaierror) and super()._can_retry(
+                error=error, **context
+            )
 
     return [
         RateLimitErrorRetryHandler(max_retry_count=SLACK_RETRIES),
         ServerErrorRetryHandler(max_retry_count=SLACK_RETRIES),
-        ConnectionErrorRetryHandler(max_retry_count=SLACK_RETRIES),
+        NothingSentRetryHandler(max_retry_count=SLACK_RETRIES),
     ]
 
 
@@ -361,19 +373,14 @@ def _send_all(
     alert: Alert, senders: Mapping[str, Sender], table: StateTable, pool: ThreadPoolExecutor, claim: Claim,
     *, time_left: Callable[[], float] | None,
 ) -> tuple[list[Delivery], dict[str, BaseException], dict[str, bool]]:  # fmt: skip
-    """Send to every channel at once, each delivery recorded the moment it happens, except the last to answer,
-    whose record is the closing write that follows at once: (deliveries, the senders that raised, whether each
-    delivery was recorded)."""
+    """Send to every channel at once, each delivery recorded the moment it happens (before anything else may
+    fail): (deliveries, the senders that raised, whether each delivery was recorded)."""
     recorded: dict[str, bool] = {}
-    lock, waiting = threading.Lock(), [len(senders)]
 
     def send(name: str) -> Delivery:
         shown = replace(alert, note=REPEAT_NOTE) if name in claim.unconfirmed else alert
         delivery = senders[name](shown)
-        with lock:
-            waiting[0] -= 1
-            last = not waiting[0]
-        if delivery.ok and not last:
+        if delivery.ok:
             recorded[name] = table.delivered(alert.key, name, time_left)
         return delivery
 

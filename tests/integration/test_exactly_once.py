@@ -283,7 +283,7 @@ def test_killed_after_slack_delivered_but_before_it_was_recorded_slack_is_told_i
     evt = stopped(detector, lam)
     detector.slack.hang_next(1, 1.0)  # Slack answers last, after the email was sent and recorded
     table = drift_handler.runtime(LambdaContext()).table
-    lam.kill_at(table, "finish", before=True)  # the write that would record Slack's delivery
+    lam.kill_at(table, "delivered", before=True, when=lambda _key, channel, *_: channel == "slack")
 
     outcomes = lam.invoke(evt)
 
@@ -671,3 +671,27 @@ def test_a_retry_owing_a_stored_alert_sends_it_even_when_the_trail_cannot_be_rea
     assert isinstance(outcomes[0], drift_handler.DeliveryFailed) and outcomes[1]["notified"] == ["slack", "sns"]
     assert counts(detector) == (1, 1)
     assert "logging-stopped" in detector.slack_texts()[0]
+
+
+def test_a_post_whose_answer_was_lost_is_not_resent_at_once_and_the_retry_says_it_may_be_a_repeat(
+    detector: Detector, lam: Lambda
+) -> None:
+    evt = stopped(detector, lam)
+    detector.slack.drop_next(1)  # Slack posts it; the connection closes before the answer
+
+    outcomes = lam.invoke(evt)
+
+    assert isinstance(outcomes[0], drift_handler.DeliveryFailed) and "unconfirmed" in str(outcomes[0])
+    assert counts(detector) == (2, 1)  # the documented duplicate, and no more: slack_sdk did not resend it
+    assert [("Possibly a repeat" in t) for t in detector.slack_texts()] == [False, True]
+
+
+def test_killed_while_recording_what_was_reported_sends_nothing_again(detector: Detector, lam: Lambda) -> None:
+    evt = stopped(detector, lam)
+    lam.kill_at(drift_handler.runtime(LambdaContext()).table, "set_reported", before=True)
+
+    outcomes = lam.invoke(evt)
+
+    assert isinstance(outcomes[0], Killed) and outcomes[1]["status"] == "drift"
+    assert counts(detector) == (1, 1)
+    assert lam.attempt(scheduled())["alerts"] == []  # the retry recorded what was reported
