@@ -50,8 +50,8 @@ UNPROCESSED_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 # the invocation has time: a delivery that is not recorded is the one thing that can double an alert.
 RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 4.0)
 MAX_KEY_BYTES = 1024  # DynamoDB takes partition keys of up to 2,048 bytes; event ids are 36
-MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, names and values together
-MAX_STORED_BYTES = 300 * 1024  # what one stored document (alert, baseline) may take, compressed
+# What one stored document (alert, baseline) may take, compressed: well inside DynamoDB's 400 KB item limit.
+MAX_STORED_BYTES = 300 * 1024
 _NAMES = {"#owner": "owner", "#alert": "alert_z", "#done": "done", "#lease": "lease_until", "#sending": "sending",
           "#delivered": "delivered", "#owners": "owners", "#ttl": "expires_at", "#maybe": "maybe"}  # fmt: skip
 

@@ -188,6 +188,16 @@ def records_delivery(arguments: dict[str, Any]) -> bool:
     return "#delivered" in str(arguments.get("UpdateExpression", ""))
 
 
+def second_trail(*, logging: bool) -> str:
+    """Another multi-region trail logging all management events (or set up to, when not ``logging``)."""
+    ct, name = cloudtrail(), "second-trail"
+    ct.create_trail(Name=name, S3BucketName=BUCKET, IsMultiRegionTrail=True)
+    ct.put_event_selectors(TrailName=name, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    if logging:
+        ct.start_logging(Name=name)
+    return name
+
+
 def logging_now() -> bool:
     return bool(cloudtrail().get_trail_status(Name=TRAIL)["IsLogging"])
 
@@ -351,10 +361,7 @@ def test_a_huge_trail_neither_overflows_an_item_nor_keeps_another_trails_drift_f
     detector: Detector, lam: Lambda
 ) -> None:
     make_trail(selectors=huge_selectors(1))
-    other = "second-trail"
-    ct = cloudtrail()
-    ct.create_trail(Name=other, S3BucketName=BUCKET, IsMultiRegionTrail=True)
-    ct.put_event_selectors(TrailName=other, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    other = second_trail(logging=False)
 
     lam.attempt(scheduled())
     cloudtrail().stop_logging(Name=TRAIL)
@@ -550,11 +557,7 @@ def test_a_throttled_baseline_read_is_retried_not_fatal(detector: Detector, lam:
 def test_a_throttled_read_of_the_other_trails_is_retried_before_judging_the_account(
     detector: Detector, lam: Lambda, faulty: FaultProxy
 ) -> None:
-    other = "second-trail"
-    ct = cloudtrail()
-    ct.create_trail(Name=other, S3BucketName=BUCKET, IsMultiRegionTrail=True)
-    ct.put_event_selectors(TrailName=other, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
-    ct.start_logging(Name=other)
+    other = second_trail(logging=True)
     evt = stopped(detector, lam)
     throttled = Fault("GetTrailStatus", status=400, code="ThrottlingException", times=-1,
                       when=lambda arguments: other in str(arguments.get("Name")))  # fmt: skip
