@@ -64,19 +64,49 @@ def runtime(context: Any) -> flow.Runtime:
         identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))
         ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
         others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=quick))
+        cloudtrail = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS))
+        account = function.account if function else ""
+        home = (function.region if function else "") or session.region_name or "us-east-1"
+        organization = _organization(config, session, account, home, function.partition if function else "aws",
+                                     cloudtrail, others)  # fmt: skip
         _runtime = flow.Runtime(
             config=config,
-            account=function.account if function else "",
-            home=(function.region if function else "") or session.region_name or "us-east-1",
-            cloudtrail=ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS)),
+            account=account,
+            home=home,
+            cloudtrail=cloudtrail,
             table=StateTable(session.client("dynamodb", config=quick), config.state_table),
             senders=senders,
             regions=lambda: enabled_regions(ec2()),
             identity=identity,
             others=lambda service, region: others((service, region)),
             deadline=Deadline.of(context),
+            **organization,
         )
     return _runtime
+
+
+def _organization(  # noqa: PLR0917 - the container's parts, each built once in runtime()
+    config: HandlerConfig, session: Any, account: str, home: str, partition: str, cloudtrail: Any, others: Any
+) -> dict[str, Any]:
+    """Organization mode's parts (``MEMBER_ROLE_NAME`` set): the member accounts' access, the organization's
+    directory and the sweep queue's client; nothing otherwise."""
+    if not config.organization:
+        return {}
+    from botocore.config import Config as BotoConfig
+
+    from trailguard.aws import EVENT_READS
+    from trailguard.organization import Directory, MemberAccess
+
+    quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    own = lambda service, region: cloudtrail(region) if service == "cloudtrail" else others((service, region))  # noqa: E731
+    parts: dict[str, Any] = {
+        "access": MemberAccess(session, own_account=account, own_clients=own, role_name=config.member_role_name,
+                               partition=partition, home=home, config=EVENT_READS),
+        "directory": Directory(session.client("organizations", config=quick), config.organization_id),
+    }  # fmt: skip
+    if config.sweep_queue_url:
+        parts["sqs"] = session.client("sqs", region_name=home, config=quick)
+    return parts
 
 
 def _count(result: flow.HandlerResult) -> None:
@@ -95,6 +125,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         result = flow.ignored(intake)
     elif isinstance(intake, events.Sweep):
         result = flow.handle_sweep(intake, runtime(context))
+    elif isinstance(intake, events.SweepBatch):  # the organization sweep's SQS messages: Lambda's batch answer
+        answer = flow.handle_batch(intake, runtime(context))
+        metrics.add_metric(name="SweepMessagesFailed", unit=MetricUnit.Count, value=len(answer["batchItemFailures"]))
+        return answer
     else:
         try:
             result = flow.handle_call(intake, runtime(context))

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trailguard.events import Intake, Sweep, TrailCall, parse
+from trailguard.events import Intake, Sweep, SweepBatch, TrailCall, parse
 
 
 def wrap(record: Any, envelope_id: str) -> dict[str, Any]:
@@ -58,6 +58,8 @@ def describe(outcome: Intake) -> str:
         )
     if isinstance(outcome, Sweep):
         return f"sweep    id={outcome.event_id} account={outcome.account or '-'}"
+    if isinstance(outcome, SweepBatch):
+        return f"batch    {len(outcome.records)} sweep message(s)"
     return f"ignored  {outcome.reason}"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Any, Literal
 
 from .arn import TrailArn, partition_of
@@ -60,6 +60,8 @@ class Alert:
     action: str = "Nothing: alert only (REMEDIATION_MODE=off)."
     console_url: str = ""
     error: str = ""
+    account_name: str = ""  # the account's name in its organization, when known
+    reported: dict[str, str] = field(default_factory=dict)  # a sweep alert: what it reports, subject -> findings
     note: str = ""  # said at sending time only (a possible repeat), never stored
 
     @property

@@ -18,6 +18,10 @@ MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
 _ARN = re.compile(r"^arn:aws[a-z-]*:(sns|secretsmanager):[a-z0-9-]+:\d{12}:\S+$")
 CODE_ROOT = Path(__file__).resolve().parents[1]  # the function's code: drift_handler.py and trailguard/
 _SOURCE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+_ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_QUEUE_URL = re.compile(r"^https?://\S+/\d{12}/[\w-]{1,80}(\.fifo)?$", re.ASCII)
 # Lambda runs an asynchronous event up to three times: the first try, a retry about a minute after it failed
 # and another about two minutes after that (the stack sets retry_attempts=2). The third is the last chance.
 LAMBDA_ATTEMPTS = 3
@@ -68,6 +72,14 @@ class HandlerConfig:
     remediation_mode: RemediationMode = "off"
     allowed_excluded_sources: frozenset[str] = frozenset()
     exemptions: tuple[Exemption, ...] = ()
+    member_role_name: str = ""  # set: organization mode
+    organization_id: str = ""
+    sweep_queue_url: str = ""
+    watched_regions: tuple[str, ...] = ()
+
+    @property
+    def organization(self) -> bool:
+        return bool(self.member_role_name)
 
     @property
     def policy(self) -> Policy:
@@ -93,6 +105,7 @@ class HandlerConfig:
                 f"ALLOWED_EXCLUDED_SOURCES must list event sources like kms.amazonaws.com, not {bad[0]!r}."
             )
         return cls(
+            **_organization(env),
             exemptions=_exemptions(env.get("EXEMPTIONS_FILE", "").strip(), code_root),
             state_table=table,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN", "").strip(),
@@ -100,6 +113,29 @@ class HandlerConfig:
             remediation_mode=mode,
             allowed_excluded_sources=sources,
         )
+
+
+def _organization(env: Mapping[str, str]) -> dict[str, Any]:
+    """The organization settings, each checked; ``ORGANIZATION_ID`` and ``SWEEP_QUEUE_URL`` need
+    ``MEMBER_ROLE_NAME``."""
+    role = env.get("MEMBER_ROLE_NAME", "").strip()
+    organization = env.get("ORGANIZATION_ID", "").strip()
+    queue = env.get("SWEEP_QUEUE_URL", "").strip()
+    regions = tuple(r.strip() for r in env.get("WATCHED_REGIONS", "").split(",") if r.strip())
+    if role and not _ROLE_NAME.match(role):
+        raise ConfigError(f"MEMBER_ROLE_NAME must be an IAM role name (letters, digits and +=,.@_-), not {role!r}.")
+    if organization and not _ORGANIZATION.match(organization):
+        raise ConfigError(f"ORGANIZATION_ID must be an organization id like o-a1b2c3d4e5, not {organization!r}.")
+    if queue and not _QUEUE_URL.match(queue):
+        raise ConfigError(f"SWEEP_QUEUE_URL must be an SQS queue URL, not {queue!r}.")
+    for key, value in (("ORGANIZATION_ID", organization), ("SWEEP_QUEUE_URL", queue)):
+        if value and not role:
+            raise ConfigError(f"{key} is set but MEMBER_ROLE_NAME is not: organization mode needs the member role.")
+    bad = [r for r in regions if not _REGION.match(r)]
+    if bad:
+        raise ConfigError(f"WATCHED_REGIONS must list AWS regions like us-east-1, not {bad[0]!r}.")
+    return {"member_role_name": role, "organization_id": organization, "sweep_queue_url": queue,
+            "watched_regions": tuple(dict.fromkeys(regions))}  # fmt: skip
 
 
 def _exemptions(name: str, code_root: Path) -> tuple[Exemption, ...]:

@@ -72,13 +72,20 @@ class Sweep:
 
 
 @dataclass(frozen=True)
+class SweepBatch:
+    """SQS messages of the organization sweep (one account each), as Lambda's SQS event source hands them."""
+
+    records: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Ignored:
     reason: str
     event_id: str = ""
     event_name: str = ""
 
 
-Intake = TrailCall | Sweep | Ignored
+Intake = TrailCall | Sweep | SweepBatch | Ignored
 
 
 def _text(value: Any) -> str:
@@ -130,6 +137,17 @@ def _scheduled(event: Mapping[str, Any]) -> Intake:
     return Sweep(event_id=event_id, account=_text(event.get("account")), time=_text(event.get("time")))
 
 
+def _batch(records: Any) -> Intake:
+    """Lambda's SQS event: the sweep's messages, each checked when it is handled."""
+    if (
+        isinstance(records, list)
+        and records
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+    ):
+        return SweepBatch(tuple(records))
+    return Ignored("Records that are not a batch of SQS messages")
+
+
 def _envelope_problem(event: Mapping[str, Any], detail: Mapping[str, Any]) -> str | None:
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE:
         return f"detail-type {_text(event.get('detail-type'))!r} is not {CLOUDTRAIL_DETAIL_TYPE!r}"
@@ -151,6 +169,8 @@ def parse(event: Any) -> Intake:
     """Classify an EventBridge event. Never raises: anything unexpected is ``Ignored`` with its reason."""
     if not isinstance(event, Mapping):
         return Ignored(f"event is a {type(event).__name__}, not an object")
+    if "Records" in event:
+        return _batch(event["Records"])
     source = event.get("source")
     if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
         return _scheduled(event)

@@ -206,15 +206,21 @@ def _failed(results: list[ActionResult], why: str) -> list[ActionResult]:
 
 def revert(
     verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, clients: Callable[[str, str], Any],
-    *, since: int = 0, time_left: Callable[[], float] | None = None,
+    *, since: int = 0, time_left: Callable[[], float] | None = None, account: str = "",
 ) -> tuple[list[ActionResult], Plan]:  # fmt: skip
     """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified.
-    ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it);
-    ``since`` is when the change was made (epoch seconds), so that a baseline recorded after it is not restored."""
+    ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it)
+    in ``account``; ``since`` is when the change was made (epoch seconds), so that a baseline recorded after it
+    is not restored. An organization trail is reverted only with the credentials of the account that owns it."""
     if mode == "off":
         return [], Plan()
     trail, baseline = verdict.trail, verdict.baseline
     arn = trail.arn if trail else baseline.arn if baseline else ""
+    owner = TrailArn.parse(arn)
+    organization_trail = trail is not None and trail.description.get("IsOrganizationTrail")
+    if organization_trail and owner and account not in ("", owner.account):
+        return [], Plan(why_not=f"it is an organization trail of account {owner.account}, and only that account can "
+                                "change it")  # fmt: skip
     facts = trail.facts(policy, ident=arn) if trail else Facts(baseline=baseline, ident=arn)
     planned = plan(facts, [f for f in verdict.findings if f.trail_arn], since)
     if not planned.calls:

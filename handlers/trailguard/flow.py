@@ -20,20 +20,36 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .alerts import Alert, attempt_alert, drift_alert, unjudged_alert
 from .baseline import Baseline
 from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
-from .events import Ignored, Sweep, TrailCall
+from .events import Ignored, Sweep, SweepBatch, TrailCall
 from .fix import ActionResult, revert
+from .fleet import (
+    Order,
+    coverage_subject,
+    enqueue,
+    grouped,
+    organization_trails,
+    owed,
+    radius,
+    record_coverage,
+    sweep_account,
+    sweep_accounts,
+    with_radius,
+)
 from .judge import CallReading, CallVerdict, TrailState, judge_call
+from .organization import SESSION_NAME, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
 from .rules import REGISTRY, Finding
+from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .send import Outcome, Sender, deliver
-from .state_table import ACCOUNT_KEY, Claim, StateTable, Unprocessed, fingerprint
-from .sweep import plan_sweep
+from .state_table import Claim, StateTable, Unprocessed, fingerprint
+from .sweep import SweepReport, account_subject, plan_sweep
 
 REVERTING = "Reverting (REMEDIATION_MODE=on); this alert was stored before the revert finished: check the trail."
 SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
 LOG = logging.getLogger(__name__)
 Status = Literal["drift", "compliant", "ignored", "failed-attempt", "duplicate"]
+Clients = Callable[[str, str], Any]
 
 
 @dataclass
@@ -51,6 +67,9 @@ class Runtime:
     others: Callable[[str, str], Any] | None = None  # (service, region) -> client, for a fix of another service
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=16))
     deadline: Deadline = field(default_factory=lambda: Deadline.of(None))  # the handler sets it per invocation
+    access: MemberAccess | None = None  # organization mode: the member accounts, through their role
+    directory: Directory | None = None  # organization mode: the organization's accounts and names
+    sqs: Any = None  # organization mode with SWEEP_QUEUE_URL: the sweep's fan-out
 
     def client(self, service: str, region: str) -> Any:
         """A client of ``service`` in ``region``: CloudTrail's from its cache, another's from ``others``."""
@@ -58,8 +77,40 @@ class Runtime:
             return self.cloudtrail(region)
         return self.others(service, region)
 
-    def is_own(self, actor_arn: str) -> bool:
-        """Whether a call was made by the detector itself (its role, any session)."""
+    def clients_of(self, account: str) -> Clients:
+        """``(service, region) -> client`` in ``account`` (``AccountUnreachable`` when its role cannot be
+        assumed)."""
+        if self.access is None or account == self.account:
+            return self.client
+        return self.access.clients(account)
+
+    def cloudtrail_of(self, account: str) -> ClientFactory:
+        if self.access is None or account == self.account:
+            return self.cloudtrail
+        clients = self.access.clients(account)
+        return lambda region: clients("cloudtrail", region)
+
+    def account_name(self, account: str) -> str:
+        return self.directory.name(account) if self.directory is not None else ""
+
+    def outside(self, account: str) -> str:
+        """Why a call made in ``account`` is not this detector's to judge, or ""."""
+        if account == self.account:
+            return ""
+        if self.directory is None:
+            return f"the call was made in account {account!r}; this detector watches {self.account}"
+        return self.directory.outside(account)
+
+    def watched(self) -> list[str]:
+        """The regions an organization sweep reads: ``WATCHED_REGIONS``, else those enabled for the detector."""
+        return list(self.config.watched_regions) or self.regions()
+
+    def is_own(self, actor_arn: str, account: str = "") -> bool:
+        """Whether a call was made by the detector itself (its role, any session; in a member account, the
+        member role's session that the detector opens)."""
+        if self.access is not None and account and account != self.account:
+            role = self.access.role_arn(account).replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+            return actor_arn == f"{role}/{SESSION_NAME}"
         own = self.identity()
         if ":assumed-role/" in own:
             own = own.rsplit("/", 1)[0] + "/"
@@ -81,6 +132,7 @@ class HandlerResult:
     failed: tuple[str, ...] = ()
     reason: str | None = None  # when ignored
     alerts: tuple[str, ...] | None = None  # the sweep: the summaries it sent
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more keys of the answer (the organization sweep's)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -96,7 +148,7 @@ class HandlerResult:
             body["reason"] = self.reason
         if self.alerts is not None:
             body["alerts"] = list(self.alerts)
-        return body
+        return {**body, **self.extra}
 
 
 def _finding(f: Finding) -> dict[str, Any]:
@@ -132,8 +184,17 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
         unread.extend(problems)
 
     try:
-        reading = read_call(ref.name, ref.arn, ref.region, rt.cloudtrail, reads_trail=call.event_name != "DeleteTrail",
-                            baselines=rt.table.baselines, pool=rt.pool, clients=rt.client,
+        clients = rt.clients_of(call.account)
+        cloudtrail: ClientFactory = lambda region: clients("cloudtrail", region)  # noqa: E731
+    except AccountUnreachable as error:  # the member role could not be assumed: not evaluable, and said why
+        not_now([str(error)] if error.retry else [])
+        verdict = judge_call(ref.name, ref.arn, ref.region, call.account, CallReading(None, None, error=str(error)),
+                             policy)  # fmt: skip
+        assert verdict is not None
+        return replace(verdict, unread="; ".join(unread))
+    try:
+        reading = read_call(ref.name, ref.arn, ref.region, cloudtrail, reads_trail=call.event_name != "DeleteTrail",
+                            baselines=rt.table.baselines, pool=rt.pool, clients=clients,
                             time_left=rt.deadline.for_reading)  # fmt: skip
     except ReadsTimedOut as error:
         not_now([str(error)])
@@ -144,7 +205,7 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
         others: list[TrailState] = []
         problems: list[str] = []
         try:
-            others = read_trails(rt.cloudtrail, reading.others(), call.account, clients=rt.client,
+            others = read_trails(cloudtrail, reading.others(), call.account, clients=clients,
                                  time_left=rt.deadline.for_reading, transient=problems)  # fmt: skip
         except ReadsTimedOut as error:
             problems.append(str(error))
@@ -156,14 +217,14 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
 
 def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     """Judge one watched call, put the trail back if the operator opted in, and tell people, once."""
-    if call.account != rt.account:
-        return ignored(Ignored(f"the call was made in account {call.account!r}; this detector watches {rt.account}",
-                               call.event_id, call.event_name))  # fmt: skip
-    if rt.config.remediation_mode != "off" and rt.is_own(call.actor.arn):
+    outside = rt.outside(call.account)
+    if outside:
+        return ignored(Ignored(outside, call.event_id, call.event_name))
+    if rt.config.remediation_mode != "off" and rt.is_own(call.actor.arn, call.account):
         return ignored(Ignored("the detector's own revert: not judged again, so it cannot loop", call.event_id,
                                call.event_name))  # fmt: skip
     if call.failed:
-        outcome = deliver(attempt_alert(call), rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(),
+        outcome = deliver(_named(attempt_alert(call), rt), rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(),
                           time_left=rt.deadline.left)  # fmt: skip
         status: Status = "duplicate" if outcome.duplicate else "failed-attempt"
         return HandlerResult(status, call.event_id, call.event_name, call.trail.arn, notified=outcome.delivered,
@@ -198,22 +259,23 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
     """The claimed event, judged: revert if asked, then store and send the alert (or the stored one)."""
     if taken.alert_json:  # a retry: the first attempt judged (and reverted); finish sending what it stored
         stored = Alert.from_json(taken.alert_json)
-        record = functools.partial(_reported, stored.trail_arn, stored.rules, rt) if stored.kind == "drift" else None
+        record = (functools.partial(_reported, stored.trail_arn, stored.rules, rt, stored.account)
+                  if stored.kind == "drift" else None)  # fmt: skip
         outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left, then=record)
         return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
                              (), outcome.delivered, _failures(outcome))  # fmt: skip
     counted, results = verdict.counted, list[ActionResult]()
     then: Callable[[], None] | None
     if verdict.unread:  # Lambda's last attempt, and the trail (or its baseline) still could not be read
-        alert, then = unjudged_alert(call, verdict.unread, taken.attempt), None  # what it found is not all
+        alert, then = _named(unjudged_alert(call, verdict.unread, taken.attempt), rt), None  # not all it found
     elif not counted:
         if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
-            _keep_baseline(verdict.trail, verdict.baseline, rt)  # only a compliant trail is a baseline
+            _keep_baseline(verdict.trail, verdict.baseline, rt, call.account)  # only a compliant trail is a baseline
         rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
         return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
     else:
         results, alert = _reverted(call, verdict, taken, rt)
-        then = functools.partial(_reported, verdict.trail_arn, [f.rule for f in counted], rt)
+        then = functools.partial(_reported, verdict.trail_arn, [f.rule for f in counted], rt, call.account)
     outcome = deliver(alert, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left, then=then)
     return HandlerResult("drift", call.event_id, call.event_name, verdict.trail_arn, verdict.findings,
                          tuple(results), outcome.delivered, _failures(outcome))  # fmt: skip
@@ -223,18 +285,49 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     """The revert the mode asks for (none, said, or made and verified), and the alert that says it."""
     mode, counted = rt.config.remediation_mode, verdict.counted
     region = verdict.trail.home_region if verdict.trail else call.trail.region
+    widened = _blast_radius(call, verdict, rt)
     if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
-        first = drift_alert(call, counted, verdict.trail_arn, REVERTING)
+        first = widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt))
         rt.table.announce(call.event_id, taken.token, first.to_json(), ())
-    results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.client, since=_change_time(call.actor.time),
-                              time_left=rt.deadline.for_reading)  # fmt: skip
+    results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.clients_of(call.account),
+                              since=_change_time(call.actor.time), time_left=rt.deadline.for_reading,
+                              account=call.account)  # fmt: skip
     action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
-    alert = drift_alert(call, counted, verdict.trail_arn, action)
+    alert = widened(_named(drift_alert(call, counted, verdict.trail_arn, action), rt))
     if any(r.result == "suspended" for r in results):
         alert = replace(alert, severity="critical")
     if mode == "on":
         rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
     return results, alert
+
+
+def _named(alert: Alert, rt: Runtime) -> Alert:
+    """The alert with its account's name in the organization, when there is one."""
+    name = rt.account_name(alert.account) if rt.directory is not None else ""
+    return replace(alert, account_name=name) if name else alert
+
+
+def _blast_radius(call: TrailCall, verdict: CallVerdict, rt: Runtime) -> Callable[[Alert], Alert]:
+    """For a regression of an organization trail (organization mode): the alert says how many accounts lost
+    their only compliant trail, and names them, from what the sweeps recorded about each account's own trails.
+    Anything else: the alert as it is."""
+    described = verdict.trail.description if verdict.trail else verdict.baseline.trail if verdict.baseline else {}
+    if rt.directory is None or not described.get("IsOrganizationTrail"):
+        return lambda alert: alert
+    try:
+        members = [a for a in rt.directory.accounts() if a.id != call.account]
+        covered = rt.table.reported([coverage_subject(a.id) for a in members])
+        organization = rt.directory.organization()
+    except (ClientError, BotoCoreError, Unprocessed) as error:
+        LOG.warning("blast radius of %s not known: %s", verdict.trail_arn, error)
+        return lambda alert: alert
+    found = radius(members, covered)
+    if any(f.rule == NO_COMPLIANT_TRAIL.id for f in verdict.counted):  # the owner account itself is uncovered
+        found = replace(found, lost=((call.account, rt.account_name(call.account)), *found.lost),
+                        total=found.total + 1)  # fmt: skip
+    else:
+        found = replace(found, total=found.total + 1)
+    return lambda alert: with_radius(alert, found, organization)
 
 
 def last_attempt(attempt: int, event_time: str, now: float | None = None) -> bool:
@@ -247,11 +340,11 @@ def last_attempt(attempt: int, event_time: str, now: float | None = None) -> boo
     return attempt >= 2 and made > 0 and (time.time() if now is None else now) - made >= LAST_ATTEMPT_AGE
 
 
-def _reported(trail_arn: str | None, rules: Iterable[str], rt: Runtime) -> None:
+def _reported(trail_arn: str | None, rules: Iterable[str], rt: Runtime, account: str) -> None:
     """Remember what every channel was told about the trail and the account, so the sweep need not repeat it.
     Made before the alert is marked done: if it fails, Lambda's retry makes it (and sends nothing again)."""
     rules = list(rules)
-    reported = {ACCOUNT_KEY: fingerprint(r for r in rules if REGISTRY[r].scope != "trail")}
+    reported = {account_subject(account, rt.account): fingerprint(r for r in rules if REGISTRY[r].scope != "trail")}
     if trail_arn:
         reported[trail_arn] = fingerprint(r for r in rules if REGISTRY[r].scope == "trail")
     rt.table.set_reported(reported)
@@ -268,41 +361,77 @@ def _change_time(timestamp: str, now: float | None = None) -> int:
     return when if (time.time() if now is None else now) - when <= MAX_EVENT_AGE else 0
 
 
-def _keep_baseline(state: TrailState, stored: Baseline | None, rt: Runtime) -> None:
+def _keep_baseline(state: TrailState, stored: Baseline | None, rt: Runtime, account: str) -> None:
     """Remember a compliant trail as it is right after a watched call (a baseline the revert does not trust
     for destinations), unless the stored baseline already says exactly that. Best effort: a baseline that
     cannot be stored must not stop the alert."""
     if state.selectors is None or (stored is not None and stored.same_trail(state.description, state.selectors)):
         return
     try:
-        extras = read_extras(rt.cloudtrail(state.home_region), state.arn)
+        extras = read_extras(rt.cloudtrail_of(account)(state.home_region), state.arn)
         if extras is not None:
             rt.table.save_baselines([Baseline.of(state.description, state.selectors, *extras, source="event")])
-    except (ClientError, BotoCoreError, Unprocessed) as error:
+    except (ClientError, BotoCoreError, Unprocessed, AccountUnreachable) as error:
         LOG.warning("baseline of %s not stored: %s", state.arn, error)
 
 
-def _finish_sweep_alert(key: str, rt: Runtime, notified: set[str], failed: list[str]) -> None:
+def _finish_sweep_alert(key: str, rt: Runtime, notified: set[str], failed: list[str]) -> bool:
     """Send a sweep alert an earlier attempt stored but did not finish, though the sweep would not raise it now
-    (the trail changed meanwhile): the channels still missing get what the others got."""
+    (the trail changed meanwhile): the channels still missing get what the others got, and what it reports is
+    recorded. False when nothing was owed (it was never stored, so never sent)."""
     taken = rt.table.claim(key, rt.deadline.ms())
     if taken.duplicate:
-        return
+        return True
     try:
         if not taken.alert_json:  # never stored, so never sent: nothing is owed (a twin may still send it)
             rt.table.release(key, taken.token)
-            return
+            return False
         stored = Alert.from_json(taken.alert_json)
-        outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left)
+        outcome = deliver(stored, rt.senders, rt.table, rt.pool, taken, time_left=rt.deadline.left,
+                          then=functools.partial(rt.table.set_reported, stored.reported))  # fmt: skip
     except BaseException:
         rt.table.release(key, taken.token)
         raise
     notified.update(outcome.delivered)
     failed.extend(_failures(outcome))
+    return True
+
+
+def _send_sweep(note: str, alerts: list[Alert], rt: Runtime, notified: set[str], failed: list[str]) -> list[str]:
+    """Send the sweep's alerts, each noted first (under ``note``) so that a retry finishes it; the keys of
+    those that some channel did not take."""
+    unfinished = []
+    for alert in alerts:
+        rt.table.note_sweep_alert(note, alert.key)
+        outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left,
+                          then=functools.partial(rt.table.set_reported, alert.reported))  # fmt: skip
+        notified.update(outcome.delivered)
+        failed.extend(_failures(outcome))
+        if outcome.failed:
+            unfinished.append(alert.key)
+    return unfinished
+
+
+def _sweep_result(sweep: Sweep, reports: list[SweepReport], alerts: list[Alert], notified: set[str],
+                  failed: list[str], **extra: Any) -> HandlerResult:  # fmt: skip
+    findings = tuple(f for r in reports for f in r.verdict.all_findings)
+    return HandlerResult(
+        "drift" if any(r.verdict.counted for r in reports) else "compliant",
+        sweep.event_id,
+        "Scheduled Event",
+        findings=findings,
+        notified=tuple(sorted(notified)),
+        failed=tuple(failed),
+        alerts=tuple(a.summary for a in alerts),
+        extra=extra,
+    )
 
 
 def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
-    """The scheduled backstop: audit every enabled region and report what changed since last time."""
+    """The scheduled backstop: audit every enabled region and report what changed since last time (in
+    organization mode, every account of the organization)."""
+    if rt.access is not None:
+        return _sweep_organization(sweep, rt)
     report = plan_sweep(
         sweep.event_id,
         cloudtrail=rt.cloudtrail,
@@ -314,25 +443,128 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
         action=SWEEP_ACTION,
         clients=rt.client,
     )
+    alerts = owed([report])
     notified: set[str] = set()
     failed: list[str] = []
-    owed = {alert.key for _, _, alert in report.alerts}
-    for key in rt.table.sweep_alerts(sweep.event_id):  # an earlier attempt of this sweep began these
-        if key not in owed:
-            _finish_sweep_alert(key, rt, notified, failed)
-    for subject, printed, alert in report.alerts:
-        rt.table.note_sweep_alert(sweep.event_id, alert.key)
-        outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left,
-                          then=functools.partial(rt.table.set_reported, {subject: printed}))  # fmt: skip
-        notified.update(outcome.delivered)
-        failed.extend(_failures(outcome))
-    findings = tuple(report.verdict.all_findings)
-    return HandlerResult(
-        "drift" if report.verdict.counted else "compliant",
-        sweep.event_id,
-        "Scheduled Event",
-        findings=findings,
-        notified=tuple(sorted(notified)),
-        failed=tuple(failed),
-        alerts=tuple(a.summary for _, _, a in report.alerts),
-    )
+    _finish_begun(sweep.event_id, {a.key for a in alerts}, rt, notified, failed)
+    _send_sweep(sweep.event_id, alerts, rt, notified, failed)
+    return _sweep_result(sweep, [report], alerts, notified, failed)
+
+
+def _finish_begun(note: str, owed_keys: set[str], rt: Runtime, notified: set[str], failed: list[str]) -> bool:
+    """Finish the alerts an earlier attempt began under ``note`` and this one does not owe again; whether any
+    of them was owed."""
+    sent = False
+    for key in rt.table.sweep_alerts(note):
+        if key not in owed_keys:
+            sent = _finish_sweep_alert(key, rt, notified, failed) or sent
+    return sent
+
+
+def _sweep_organization(sweep: Sweep, rt: Runtime) -> HandlerResult:
+    """Every active account of the organization: the detector's own account first (its reads include the
+    organization trails, judged once here), then every other, concurrently or through the sweep queue."""
+    assert rt.access is not None and rt.directory is not None
+    regions, policy = rt.watched(), rt.config.policy
+    own = plan_sweep(sweep.event_id, cloudtrail=rt.cloudtrail, regions=regions, home=rt.home,
+                     caller_account=lambda: rt.account, policy=policy, table=rt.table, action=SWEEP_ACTION,
+                     clients=rt.client, account_name=rt.account_name(rt.account))  # fmt: skip
+    shared = tuple(t.trail for t in organization_trails(own.verdict.trails))
+    accounts = rt.directory.accounts()
+    members = [a for a in accounts if a.id != rt.account]
+    extra: dict[str, Any] = {"accounts": len(members) + 1}
+    if rt.config.sweep_queue_url:
+        enqueue(rt.sqs, rt.config.sweep_queue_url, [Order(sweep.event_id, a, tuple(regions), shared) for a in members])
+        reports = [own]
+        covered = {**rt.table.reported([coverage_subject(a.id) for a in members]), **record_coverage(reports, rt.table)}
+        extra["queued"] = len(members)
+    else:
+        reports = [own, *sweep_accounts(sweep.event_id, members, access=rt.access, regions=regions, home=rt.home,
+                                        policy=policy, table=rt.table, action=SWEEP_ACTION, shared=shared)]  # fmt: skip
+        covered = record_coverage(reports, rt.table)
+    organization = rt.directory.organization()
+    trails = {t.arn for t in shared}
+    found = radius(accounts, covered)
+    alerts = [
+        with_radius(a, found, organization) if a.kind == "sweep-drift" and set(a.reported) & trails else a
+        for a in owed(reports)
+    ]
+    alerts = grouped(sweep.event_id, [_named(a, rt) if not a.account_name else a for a in alerts],
+                     organization=organization, home=rt.home, own=rt.account, apart=trails)  # fmt: skip
+    notified: set[str] = set()
+    failed: list[str] = []
+    _finish_begun(sweep.event_id, {a.key for a in alerts}, rt, notified, failed)
+    _send_sweep(sweep.event_id, alerts, rt, notified, failed)
+    return _sweep_result(sweep, reports, alerts, notified, failed, **extra)
+
+
+def handle_batch(batch: SweepBatch, rt: Runtime) -> dict[str, Any]:
+    """The organization sweep's SQS messages, one account each: sweep them, send their changes (grouped), and
+    answer Lambda's partial-batch response. A message that is not a sweep order is logged and dropped (never
+    retried); an account whose alert some channel did not take is retried, and its retry finishes that alert."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    if rt.access is None:
+        LOG.warning("SQS sweep messages, but MEMBER_ROLE_NAME is not set: dropped")
+        return {"batchItemFailures": []}
+    access = rt.access
+    notified: set[str] = set()
+    failed: list[str] = []
+
+    def one(record: Any) -> tuple[str, Order, SweepReport | None] | None:
+        try:
+            order = Order.parse(record.body)
+        except ValueError as error:
+            LOG.warning("sweep message %s dropped: %s", record.message_id, error)
+            return None
+        note = f"{order.sweep_id}:{order.account.id}"
+        before = len(failed)
+        if _finish_begun(note, set(), rt, notified, failed):  # a retry: finish what the first try began
+            if len(failed) > before:
+                raise RuntimeError(f"account {order.account.id}: {'; '.join(failed[before:])}")
+            return None
+        report = sweep_account(order.sweep_id, order.account, access=access, regions=list(order.regions),
+                               home=rt.home, policy=rt.config.policy, table=rt.table, action=SWEEP_ACTION,
+                               shared=order.shared)  # fmt: skip
+        return record.message_id, order, report
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    with processor(records=[dict(r) for r in batch.records], handler=one):
+        processed = processor.process()
+    done = [result for status, result, _ in processed if status == "success" and result]
+    answer = processor.response()
+    failures = [item["itemIdentifier"] for item in answer.get("batchItemFailures", [])]
+    record_coverage([report for _, _, report in done if report is not None], rt.table)
+    failures += _send_batch([d for d in done if d[2] is not None], rt, notified, failed)
+    LOG.info("sweep batch: %d message(s), %d failed, channels %s", len(batch.records), len(set(failures)),
+             sorted(notified))  # fmt: skip
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in dict.fromkeys(failures)]}
+
+
+def _send_batch(
+    done: list[tuple[str, Order, SweepReport]], rt: Runtime, notified: set[str], failed: list[str]
+) -> list[str]:
+    """The batch's alerts, grouped per sweep, each noted under every account it reports on before it is sent;
+    the messages whose alert some channel did not take."""
+    organization = ""
+    if rt.directory is not None:
+        try:
+            organization = rt.directory.organization()
+        except (ClientError, BotoCoreError) as error:
+            LOG.warning("organization not known: %s", error)
+    by_sweep: dict[str, list[tuple[str, Order, SweepReport]]] = {}
+    for item in done:
+        by_sweep.setdefault(item[1].sweep_id, []).append(item)
+    failures = []
+    for sweep_id, items in by_sweep.items():
+        source = {subject: (message_id, order) for message_id, order, report in items
+                  for subject, _, _ in report.alerts}  # fmt: skip
+        alerts = grouped(sweep_id, owed(r for _, _, r in items), organization=organization, home=rt.home,
+                         own=rt.account)  # fmt: skip
+        for alert in alerts:
+            senders = {source[s] for s in alert.reported if s in source}
+            for _, order in senders:
+                rt.table.note_sweep_alert(f"{sweep_id}:{order.account.id}", alert.key)
+            if _send_sweep(f"{sweep_id}:batch", [alert], rt, notified, failed):
+                failures += [message_id for message_id, _ in senders]
+    return failures

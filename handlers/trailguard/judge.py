@@ -145,16 +145,17 @@ def evaluate_trail(facts: Facts, account: str = "") -> list[Finding]:
 
 def _judge(state: TrailState, account: str, policy: Policy) -> TrailVerdict:
     facts = state.facts(policy)
+    elsewhere: tuple[Finding, ...] = ()
     if state.description.get("IsOrganizationTrail") and account and state.owner_account not in ("", account):
         message = (
-            f"Trail {state.name!r} is an organization trail owned by account {state.owner_account}; "
-            "it can only be judged from there."
+            f"Trail {state.name!r} is an organization trail owned by account {state.owner_account}; it is judged "
+            "here by its ARN, and only that account can change it."
         )
-        return TrailVerdict(state, (ORGANIZATION_TRAIL_ELSEWHERE.finding(message, facts, account=account),), False)
+        elsewhere = (ORGANIZATION_TRAIL_ELSEWHERE.finding(message, facts, account=account),)
     if state.error or state.status is None or state.selectors is None:
         message = f"Trail {state.name!r} could not be read: {state.error or 'no status or selectors'}."
-        return TrailVerdict(state, (NOT_EVALUABLE.finding(message, facts, account=account),), False)
-    return TrailVerdict(state, tuple(evaluate_trail(facts, account)), evaluated=True)
+        return TrailVerdict(state, (NOT_EVALUABLE.finding(message, facts, account=account), *elsewhere), False)
+    return TrailVerdict(state, (*evaluate_trail(facts, account), *elsewhere), evaluated=True)
 
 
 def _exempted(findings: Sequence[Finding], account: str, policy: Policy) -> tuple[Finding, ...]:

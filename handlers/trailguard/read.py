@@ -65,24 +65,20 @@ class AccountState:
     region_errors: dict[str, str] = field(default_factory=dict)
 
 
-def _owned_elsewhere(description: Mapping[str, Any], account: str | None) -> bool:
-    owner = TrailArn.parse(description.get("TrailARN"))
-    mine = owner is not None and owner.account == account
-    return bool(description.get("IsOrganizationTrail")) and account is not None and not mine
-
-
 class _Reader:
     """One account read: the shared state of the concurrent calls, touched only from the calling thread."""
 
-    def __init__(self, cloudtrail: ClientFactory, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, cloudtrail: ClientFactory, pool: ThreadPoolExecutor, shared: Mapping[str, TrailState] | None = None
+    ) -> None:
         self.cloudtrail = cloudtrail
         self.pool = pool
+        self.shared = shared or {}  # trails already read for this evaluation (an organization's trails), by ARN
         self.pending: dict[Future[Any], tuple[str, str]] = {}
         self.descriptions: dict[str, Mapping[str, Any]] = {}
         self.results: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
         self.region_errors: dict[str, str] = {}
-        self.deferred: list[str] = []
         self.rejected: list[str] = []
         self.account: str | None = None
         self.listing: list[dict[str, Any]] = []
@@ -111,6 +107,8 @@ class _Reader:
         self.pending[selectors] = ("selectors", ident)
 
     def listed(self, trails: Sequence[Mapping[str, Any]]) -> None:
+        """Read each trail not seen yet, by ARN in its home region: that is how a member account reads an
+        organization trail it does not own (CloudTrail API reference, GetTrailStatus ``Name``)."""
         for trail in trails:
             arn = str(trail.get("TrailARN", ""))
             if not arn or arn in self.descriptions:
@@ -118,9 +116,8 @@ class _Reader:
             self.descriptions[arn] = trail
             if not trail.get("IsOrganizationTrail"):
                 self.account = self.account or getattr(TrailArn.parse(arn), "account", None)
+            if arn not in self.shared:
                 self.read_trail(arn)
-            else:  # an organization trail is read only once we know it is ours
-                self.deferred.append(arn)
 
     def settle(self, future: Future[Any]) -> None:
         kind, key = self.pending.pop(future)
@@ -157,11 +154,14 @@ class _Reader:
                 self.settle(future)
 
     def state(self, regions: Sequence[str]) -> AccountState:
-        trails = []
+        trails = [state for arn, state in self.shared.items() if arn not in self.descriptions]
         for arn, description in self.descriptions.items():
+            if arn in self.shared:
+                trails.append(self.shared[arn])
+                continue
             got = self.results.get(arn, {})
             error = self.errors.get(arn)
-            if error is None and not _owned_elsewhere(description, self.account) and len(got) < 2:
+            if error is None and len(got) < 2:
                 error = "not read"
             trails.append(TrailState(description, got.get("status"), got.get("selectors"), error))
         trails.sort(key=lambda t: (t.home_region, t.name, t.arn))
@@ -172,17 +172,21 @@ def read_account(
     cloudtrail: ClientFactory,
     regions: Sequence[str],
     caller_account: Callable[[], str],
+    *,
     workers: int = WORKERS,
     clients: Clients | None = None,
+    shared: Sequence[TrailState] = (),
 ) -> AccountState:
     """Read every trail visible in ``regions``.
 
     ``cloudtrail(region)`` returns a CloudTrail client for that region and must be safe to call from several
     threads. ``caller_account()`` (STS GetCallerIdentity) is called only when no trail of the account's own
-    tells which account this is: when there are none, or only organization trails.
+    tells which account this is: when there are none, or only organization trails. ``shared`` are trails
+    already read for this evaluation (its organization's trails, read once for every account): they are not
+    read again, and they count for the account whether or not it lists them.
     """
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trailguard-read")
-    reader = _Reader(cloudtrail, pool)
+    reader = _Reader(cloudtrail, pool, {t.arn: t for t in shared})
     try:
         for region in regions:
             reader.describe(region)
@@ -196,12 +200,11 @@ def read_account(
                 raise AuditAborted(
                     abort_reason(error) or f"Could not tell the account: {explain(error, 'sts')}."
                 ) from error
-        for arn in reader.deferred:
-            if not _owned_elsewhere(reader.descriptions[arn], reader.account):
-                reader.read_trail(arn)
-        reader.drain()
         state = reader.state(regions)
-        return replace(state, trails=tuple(rule_facts(state.trails, clients or only(cloudtrail), pool)))
+        known = [t for t in state.trails if t.arn in reader.shared]
+        fresh = rule_facts([t for t in state.trails if t.arn not in reader.shared], clients or only(cloudtrail), pool)
+        trails = sorted([*known, *fresh], key=lambda t: (t.home_region, t.name, t.arn))
+        return replace(state, trails=tuple(trails))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -225,9 +228,6 @@ def read_trails(
     reader.time_left = time_left
     try:
         reader.listed(list(trails))
-        for arn in reader.deferred:
-            if not _owned_elsewhere(reader.descriptions[arn], account):
-                reader.read_trail(arn)
         reader.drain()
         if transient is not None:
             transient.extend(reader.transient)

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, replace
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert, sweep_alert
+from .aws import WORKERS
 from .baseline import Baseline
 from .judge import AccountVerdict, Policy, TrailState, evaluate_account
 from .read import ClientFactory, read_account, read_extras
-from .rules import Clients
+from .rules import Clients, Facts
+from .rules.not_evaluable import NOT_EVALUABLE
 from .state_table import ACCOUNT_KEY, StateTable, Unprocessed, fingerprint
 
 LOG = logging.getLogger(__name__)
@@ -28,6 +30,21 @@ LOG = logging.getLogger(__name__)
 class SweepReport:
     verdict: AccountVerdict
     alerts: list[tuple[str, str, Alert]] = field(default_factory=list)  # (subject, fingerprint, alert)
+    trails: tuple[TrailState, ...] = ()  # as read (an organization's trails among them, for the other accounts)
+    own_covered: bool | None = None  # some compliant trail other than an organization trail covers the account
+
+
+def account_subject(account: str, own: str) -> str:
+    """What the sweep remembers an account's own findings under: ``account`` for the detector's own account
+    (``own``, or any account when ``own`` is not given), ``account:<id>`` for every other account of an
+    organization."""
+    return ACCOUNT_KEY if own in ("", account) else f"{ACCOUNT_KEY}:{account}"
+
+
+def unreachable(account: str, why: str, home: str) -> AccountVerdict:
+    """The verdict on an account that could not be read at all (its member role could not be assumed)."""
+    message = f"Account {account} could not be evaluated: {why}."
+    return AccountVerdict(account, (), (NOT_EVALUABLE.finding(message, Facts(region=home), account=account),))
 
 
 def alert_key(sweep_id: str, subject: str, printed: str) -> str:
@@ -41,6 +58,12 @@ def refresh_baselines(cloudtrail: ClientFactory, compliant: list[TrailState], ta
     Best effort, trail by trail: a baseline that cannot be stored is logged, and never stops the sweep."""
     fresh = []
     for trail in compliant:
+        if (
+            trail.baseline is not None
+            and trail.selectors is not None
+            and trail.baseline.same_trail(trail.description, trail.selectors)
+        ):
+            continue  # unchanged since it was recorded: no need to read its insights and tags again
         extras = read_extras(cloudtrail(trail.home_region), trail.arn)
         if extras is None or trail.selectors is None:
             continue
@@ -68,35 +91,45 @@ def plan_sweep(
     table: StateTable,
     action: str,
     clients: Clients | None = None,
+    shared: tuple[TrailState, ...] = (),
+    own_account: str = "",
+    account_name: str = "",
+    workers: int = WORKERS,
 ) -> SweepReport:
     """Read and judge the account, and decide which alerts the sweep owes (not sending them). ``home`` is the
-    detector's own region: where an account-level fix is made."""
-    state = read_account(cloudtrail, regions, caller_account, clients=clients)
+    detector's own region: where an account-level fix is made. ``shared`` are the organization's trails, read
+    and reported once for the whole sweep: they count for this account but are not reported again here."""
+    state = read_account(cloudtrail, regions, caller_account, workers=workers, clients=clients, shared=shared)
+    skip = {t.arn for t in shared}
     # A baseline recorded right after a watched call is the sweep's to confirm: it is judged against only once
     # the sweep itself (or a person) has recorded one, so that the caller of that call cannot set it for good.
-    stored = {arn: b for arn, b in table.baselines(t.arn for t in state.trails).items() if b.trusted}
-    trails = [replace(t, baseline=stored.get(t.arn)) for t in state.trails]
+    mine = [t for t in state.trails if t.arn not in skip]
+    stored = {arn: b for arn, b in table.baselines(t.arn for t in mine).items() if b.trusted}
+    trails = [t if t.arn in skip else replace(t, baseline=stored.get(t.arn)) for t in state.trails]
     verdict = evaluate_account(state.account, trails, policy, home, sorted(state.region_errors))
-    refresh_baselines(cloudtrail, [t.trail for t in verdict.trails if t.compliant], table)
-    now = {t.trail.arn: fingerprint(f.rule for f in t.counted) for t in verdict.trails}
-    now[ACCOUNT_KEY] = fingerprint(f.rule for f in verdict.findings if f.counted)
+    judged = [t for t in verdict.trails if t.trail.arn not in skip]
+    refresh_baselines(cloudtrail, [t.trail for t in judged if t.compliant], table)
+    subject = account_subject(verdict.account, own_account)
+    now = {t.trail.arn: fingerprint(f.rule for f in t.counted) for t in judged}
+    now[subject] = fingerprint(f.rule for f in verdict.findings if f.counted)
     before = table.reported(now)
-    report = SweepReport(verdict)
-    for judged in verdict.trails:
-        trail = judged.trail
+    own_covered = any(t.compliant and not t.trail.description.get("IsOrganizationTrail") for t in verdict.trails)
+    report = SweepReport(verdict, trails=tuple(trails), own_covered=own_covered)
+    for trail_verdict in judged:
+        trail = trail_verdict.trail
         if now[trail.arn] != before.get(trail.arn, ""):
             key = alert_key(sweep_id, trail.arn, now[trail.arn])
             alert = sweep_alert(
-                key, judged.counted, what=f"trail {trail.name} in {trail.home_region}",
+                key, trail_verdict.counted, what=f"trail {trail.name} in {trail.home_region}",
                 region=trail.home_region, account=state.account, action=action,
-                trail_name=trail.name, trail_arn=trail.arn, exempt=judged.exempt,
+                trail_name=trail.name, trail_arn=trail.arn, exempt=trail_verdict.exempt,
             )  # fmt: skip
-            report.alerts.append((trail.arn, now[trail.arn], alert))
-    if now[ACCOUNT_KEY] != before.get(ACCOUNT_KEY, ""):
+            report.alerts.append((trail.arn, now[trail.arn], replace(alert, account_name=account_name)))
+    if now[subject] != before.get(subject, ""):
         alert = sweep_alert(
-            alert_key(sweep_id, ACCOUNT_KEY, now[ACCOUNT_KEY]), tuple(f for f in verdict.findings if f.counted),
+            alert_key(sweep_id, subject, now[subject]), tuple(f for f in verdict.findings if f.counted),
             what=f"account {verdict.account}", region=home, account=verdict.account, action=action,
             trail_name="(account)",
         )  # fmt: skip
-        report.alerts.append((ACCOUNT_KEY, now[ACCOUNT_KEY], alert))
+        report.alerts.append((subject, now[subject], replace(alert, account_name=account_name)))
     return report

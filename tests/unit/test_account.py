@@ -61,26 +61,36 @@ def test_single_compliant_trail_makes_the_account_compliant() -> None:
     assert verdict.all_findings == []
 
 
-def test_foreign_organization_trail_alone_is_not_evaluable_not_drift() -> None:
-    foreign = state(org_trail(OTHER_ACCOUNT), status=STOPPED, selectors={})
-    verdict = evaluate_account(ACCOUNT, [foreign])
-
-    (trail_verdict,) = verdict.trails
-    assert not trail_verdict.evaluated
-    assert not trail_verdict.compliant
-    assert severities(trail_verdict.findings) == [("organization-trail-elsewhere", "low")]
-    assert OTHER_ACCOUNT in trail_verdict.findings[0].message
-    assert rules(verdict.findings) == ["not-evaluable"]
-    assert not verdict.covered
-    assert verdict.outcome() == "unknown"
-
-
-def test_foreign_organization_trail_is_never_compliant_even_when_it_looks_compliant() -> None:
+def test_a_member_account_judges_the_organization_trail_it_can_read_and_is_covered_by_it() -> None:
+    # A member account reads an organization trail by ARN (CloudTrail API reference, GetTrailStatus Name): a
+    # compliant one covers the account, and an advisory note says only its owner can change it.
     verdict = evaluate_account(ACCOUNT, [state(org_trail(OTHER_ACCOUNT))])
 
-    assert not verdict.trails[0].compliant
-    assert "no-compliant-trail" not in rules(verdict.all_findings)
-    assert not verdict.covered
+    (trail_verdict,) = verdict.trails
+    assert trail_verdict.evaluated and trail_verdict.compliant
+    assert verdict.covered and verdict.compliant
+    assert severities(verdict.all_findings) == [("organization-trail-elsewhere", "low")]
+    assert OTHER_ACCOUNT in verdict.all_findings[0].message
+    assert not verdict.counted
+
+
+def test_a_stopped_organization_trail_leaves_a_member_without_trails_uncovered() -> None:
+    verdict = evaluate_account(ACCOUNT, [state(org_trail(OTHER_ACCOUNT), status=STOPPED)])
+
+    assert severities(verdict.all_findings) == [
+        ("logging-stopped", "critical"),
+        ("organization-trail-elsewhere", "low"),
+        ("no-compliant-trail", "critical"),
+    ]
+    assert verdict.outcome() == "findings"
+
+
+def test_an_unreadable_organization_trail_leaves_the_account_unknown_not_drifted() -> None:
+    verdict = evaluate_account(ACCOUNT, [TrailState(org_trail(OTHER_ACCOUNT), error="TrailNotFoundException")])
+
+    assert rules(verdict.trails[0].findings) == ["not-evaluable", "organization-trail-elsewhere"]
+    assert rules(verdict.findings) == ["not-evaluable"]
+    assert verdict.outcome() == "unknown"
 
 
 def test_own_organization_trail_is_evaluated_normally() -> None:
@@ -98,22 +108,13 @@ def test_own_organization_trail_that_drifted_is_reported_as_drift() -> None:
     assert severities(verdict.all_findings) == [("logging-stopped", "critical"), ("no-compliant-trail", "critical")]
 
 
-def test_foreign_organization_trail_next_to_a_compliant_trail_leaves_the_account_compliant() -> None:
-    verdict = evaluate_account(ACCOUNT, [state(org_trail(OTHER_ACCOUNT)), state(trail("own"))])
-
-    assert verdict.covered
-    assert verdict.compliant  # an organization trail judged elsewhere (low) does not make the verdict unknown
-    assert severities(verdict.all_findings) == [("organization-trail-elsewhere", "low")]
-
-
-def test_drifted_trail_next_to_a_foreign_organization_trail_stays_high_while_the_account_is_unknown() -> None:
-    # The organization trail may well log everything: the account is not known to be without a compliant
-    # trail, so the regression is not escalated to critical and no-compliant-trail is not claimed.
+def test_a_member_trail_that_drifts_while_the_organization_trail_covers_the_account_is_high() -> None:
     drifted = state(trail("drifted"), selectors=DRIFTED_SELECTORS)
     verdict = evaluate_account(ACCOUNT, [drifted, state(org_trail(OTHER_ACCOUNT))])
 
-    assert rules(verdict.findings) == ["not-evaluable"]
-    assert severities(verdict.trails[0].findings) == [("management-events-partial", "high")]
+    assert verdict.covered
+    assert severities(verdict.counted) == [("management-events-partial", "high")]
+    assert "no-compliant-trail" not in rules(verdict.all_findings)
 
 
 def test_unreadable_trail_is_not_evaluable_with_medium_severity() -> None:

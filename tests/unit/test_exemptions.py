@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -209,9 +210,10 @@ def test_unread_regions_make_the_verdict_unknown_on_the_verdict_itself() -> None
 
 
 def test_an_organization_trail_of_another_account_is_advisory_beside_a_compliant_trail() -> None:
-    other = TrailState(
-        {"Name": "org", "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org", "IsOrganizationTrail": True}
-    )
+    other = replace(trail("org"), description={
+        "Name": "org", "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org", "IsOrganizationTrail": True,
+        "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True, "HomeRegion": "us-east-1",
+    })  # fmt: skip
     verdict = judged(trail("main"), other)
     assert [f.rule for f in verdict.all_findings] == ["organization-trail-elsewhere"]
     assert verdict.compliant and not verdict.counted

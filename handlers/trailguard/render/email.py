@@ -9,7 +9,7 @@ from typing import Any
 
 from ..alerts import Alert, AlertFinding
 from ..rules import REGISTRY
-from .text import NO_FINDINGS, TITLES, clean, clip, one_line, safe_url, severity_label
+from .text import NO_FINDINGS, TITLES, account_label, clean, clip, one_line, safe_url, severity_label
 
 MAX_SUBJECT = 99  # SNS: "less than 100 characters"
 MAX_EMAIL_FINDINGS_BYTES = 150_000  # an SNS message, attributes included, is at most 256 KB
@@ -106,7 +106,7 @@ def email_body(alert: Alert) -> str:
     if alert.trail_arn:
         lines.append(f"  Trail ARN:   {_value(alert.trail_arn, 400)}")
     lines += [
-        f"  Account:     {_value(alert.account, 100)}",
+        f"  Account:     {_value(account_label(alert), 200)}",
         f"  Region:      {_value(alert.region, 100)}",
         f"  Event:       {_value(alert.event_name or alert.kind, 200)}",
         "",

@@ -15,6 +15,7 @@ from ..rules import REGISTRY
 from .text import (
     NO_FINDINGS,
     TITLES,
+    account_label,
     clip,
     code,
     code_block,
@@ -81,7 +82,7 @@ def _where(alert: Alert) -> Block:
         ("Severity", code(severity_label(alert), 40)),
         ("Event", code(alert.event_name or alert.kind, 200)),
         ("Trail", code(alert.trail_name, 200)),
-        ("Account", code(alert.account, 100)),
+        ("Account", code(account_label(alert), 200)),
         ("Region", code(alert.region, 100)),
     ]
     if alert.trail_arn:
@@ -171,7 +172,7 @@ def _footer(alert: Alert) -> list[Block]:
 def _fallback(alert: Alert) -> str:
     """The notification text: every fact in a few lines, escaped, within ``MAX_FALLBACK_TEXT``."""
     title = TITLES.get(alert.kind, "trailguard alert")
-    where = f"{alert.trail_name} (account {alert.account}, {alert.region})"
+    where = f"{alert.trail_name} (account {account_label(alert)}, {alert.region})"
     lines = [f"{md(severity_label(alert), 20)} {title}: {md(where, 400)}. {md(alert.summary, 600)}"]
     if alert.note:
         lines.append(md(alert.note, 500))

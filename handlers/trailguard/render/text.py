@@ -114,3 +114,8 @@ def safe_url(url: str) -> str:
 
 def severity_label(alert: Alert) -> str:
     return one_line(alert.severity).upper() or "UNKNOWN"
+
+
+def account_label(alert: Alert) -> str:
+    """The account as an alert names it: its id, and its name in the organization when known."""
+    return f"{alert.account} ({alert.account_name})" if alert.account_name else alert.account
