@@ -10,21 +10,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TextIO
+
+from botocore.config import Config
 
 from . import __version__, exemptions
-from .aws import CLIENT_CONFIG, AuditAborted, ClientCache
+from .arn import Arn
+from .aws import CLIENT_CONFIG, WORKERS, AuditAborted, ClientCache, abort_reason, explain
 from .exemptions import ExemptionError
+from .fleet import ACCOUNTS_AT_ONCE, READS_PER_ACCOUNT
 from .judge import AccountVerdict, Policy, evaluate_account
+from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import AccountState, enabled_regions, read_account
 from .render import audit
+from .sweep import unreachable
 
 EXIT_BAD_INPUT = 2
 FORMATS = ("table", "json")
 PLUGINS = "trailguard.commands"
 BUILT_IN = frozenset({"audit"})  # a plugin never takes over a built-in command
+DEFAULT_ROLE = "trailguard-member"
+_ACCOUNT = re.compile(r"\d{12}")
+_ROLE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+# Member accounts are read by clients shared between accounts (see ``organization``): standard retries, since
+# adaptive mode's client-side rate limit would slow every account down when one is throttled.
+MEMBER_READS = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=WORKERS * 4,
+                      connect_timeout=5, read_timeout=30)  # fmt: skip
 
 
 def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, AccountVerdict]:
@@ -50,6 +66,73 @@ def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, Acc
     return state, verdict
 
 
+def _organization(only: Sequence[str]) -> tuple[Any, str, Arn, str, list[Account]]:
+    """The session, its region, the caller, the organization and the accounts to audit (``only``, or all)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        session = boto3.session.Session()
+        home = session.region_name or "us-east-1"
+        sts = session.client("sts", region_name=home, config=CLIENT_CONFIG)
+        directory = Directory(session.client("organizations", region_name=home, config=CLIENT_CONFIG))
+    except (BotoCoreError, ValueError) as error:
+        raise AuditAborted(f"The AWS configuration cannot be used: {error}.") from error
+    try:
+        caller = Arn.parse(str(sts.get_caller_identity()["Arn"]))
+        organization, accounts = directory.organization(), directory.accounts()
+    except (BotoCoreError, ClientError) as error:
+        why = abort_reason(error) or f"The organization could not be listed: {explain(error, 'organizations')}"
+        raise AuditAborted(f"{why} (run it from the management account or a delegated administrator).") from error
+    if caller is None:
+        raise AuditAborted("The caller's identity could not be read.")
+    unknown = sorted(set(only) - {a.id for a in accounts})
+    if unknown:
+        raise AuditAborted(f"--account {unknown[0]} is not an active account of organization {organization}.")
+    return session, home, caller, organization, [a for a in accounts if not only or a.id in only]
+
+
+def run_organization_audit(
+    regions: Sequence[str], policy: Policy, role_name: str, only: Sequence[str], progress: TextIO | None = None
+) -> tuple[str, list[audit.AccountAudit]]:
+    """Read and judge every active account of the caller's organization (or those in ``only``): the caller's
+    own account with its own credentials, first, since its reads include the organization trails, which are
+    then judged once for every account; every other through ``role_name``, concurrently."""
+    session, home, caller, organization, chosen = _organization(only)
+    if not regions:
+        regions = enabled_regions(session.client("ec2", region_name=home, config=CLIENT_CONFIG))
+    own_clients = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=CLIENT_CONFIG))
+    access = MemberAccess(session, own_account=caller.account, own_clients=lambda s, r: own_clients((s, r)),
+                          role_name=role_name, partition=caller.partition, home=home, config=MEMBER_READS)  # fmt: skip
+    own = read_account(lambda r: own_clients(("cloudtrail", r)), regions, lambda: caller.account,
+                       clients=lambda s, r: own_clients((s, r)))  # fmt: skip
+    shared = tuple(t for t in own.trails if t.description.get("IsOrganizationTrail"))
+    done = [0]
+
+    def one(account: Account) -> audit.AccountAudit:
+        try:
+            state = own if account.id == caller.account else read_account(
+                access.cloudtrail(account.id), regions, lambda: account.id, workers=READS_PER_ACCOUNT,
+                clients=access.clients(account.id), shared=shared,
+            )  # fmt: skip
+            judged = evaluate_account(account.id, state.trails, policy, home, sorted(state.region_errors))
+            result = audit.AccountAudit(judged, account.name, tuple(regions), state.region_errors)
+        except (AccountUnreachable, AuditAborted) as error:
+            result = audit.AccountAudit(unreachable(account.id, str(error), home), account.name, tuple(regions), {},
+                                        str(error))  # fmt: skip
+        done[0] += 1
+        if progress is not None:
+            progress.write(f"\r{done[0]}/{len(chosen)} accounts read")
+            progress.flush()
+        return result
+
+    with ThreadPoolExecutor(max_workers=ACCOUNTS_AT_ONCE, thread_name_prefix="tg-audit") as pool:
+        audits = list(pool.map(one, chosen))
+    if progress is not None:
+        progress.write("\n")
+    return organization, audits
+
+
 def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trailguard", description="Keeps an AWS account's CloudTrail honest.")
     parser.add_argument("--version", action="version", version=f"trailguard {__version__}")
@@ -72,6 +155,25 @@ def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
         help="event source that may be excluded from management events (repeatable)",
     )
     command.add_argument("--exemptions", metavar="FILE", help="the exemptions file (JSON; see the README)")
+    command.add_argument(
+        "--organization",
+        action="store_true",
+        help="every active account of the caller's AWS Organization (from the management account or a delegated "
+        "administrator)",
+    )
+    command.add_argument(
+        "--role-name",
+        default=DEFAULT_ROLE,
+        metavar="NAME",
+        help=f"with --organization: the role each member account is read through (default {DEFAULT_ROLE})",
+    )
+    command.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --organization: only this account (repeatable)",
+    )
     for name in plugins:
         sub.add_parser(name, help=f"{name} (from the development tools)", add_help=False)
     return parser
@@ -101,7 +203,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "demo":
         print("trailguard: the demo comes with the development tools: run `make demo` in a clone.", file=sys.stderr)
         return EXIT_BAD_INPUT
-    args = _parser(sorted(plugins)).parse_args(argv)
+    parser = _parser(sorted(plugins))
+    args = parser.parse_args(argv)
+    problem = _organization_arguments(args)
+    if problem:
+        parser.error(problem)
+    if args.organization:
+        return _audit_organization(args)
     try:
         policy = _policy(args)
         state, verdict = run_audit(args.region, policy)
@@ -114,6 +222,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         audit.table(verdict, state.regions, state.region_errors, sys.stdout, policy.exemptions)
     return audit.EXIT_CODES[audit.verdict(verdict, state.region_errors)]
+
+
+def _organization_arguments(args: argparse.Namespace) -> str:
+    """What is wrong with the organization arguments, or ""."""
+    if not args.organization and (args.account or args.role_name != DEFAULT_ROLE):
+        return "--account and --role-name need --organization"
+    bad = [a for a in args.account if not _ACCOUNT.fullmatch(a)]
+    if bad:
+        return f"--account must be a 12-digit AWS account id, not {bad[0]!r}"
+    if not _ROLE.fullmatch(args.role_name):
+        return f"--role-name must be an IAM role name, not {args.role_name!r}"
+    return ""
+
+
+def _audit_organization(args: argparse.Namespace) -> int:
+    try:
+        policy = _policy(args)
+        progress = sys.stderr if sys.stderr.isatty() else None
+        organization, audits = run_organization_audit(args.region, policy, args.role_name, args.account, progress)
+    except (AuditAborted, ExemptionError) as error:
+        print(f"trailguard: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        json.dump(audit.organization_report(organization, audits, policy.exemptions), sys.stdout, indent=2)
+        print()
+    else:
+        audit.organization_table(organization, audits, sys.stdout)
+    return audit.EXIT_CODES[audit.organization_verdict(audits)]
 
 
 if __name__ == "__main__":  # pragma: no cover

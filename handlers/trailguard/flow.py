@@ -133,12 +133,14 @@ class HandlerResult:
     reason: str | None = None  # when ignored
     alerts: tuple[str, ...] | None = None  # the sweep: the summaries it sent
     extra: Mapping[str, Any] = field(default_factory=dict)  # more keys of the answer (the organization sweep's)
+    account: str = ""  # where the call was made (the detector's own account for a sweep)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "status": self.status,
             "event_id": self.event_id,
             "event_name": self.event_name,
+            "account": self.account or None,
             "trail_arn": self.trail_arn,
             "findings": [_finding(f) for f in self.findings],
             "actions": [a.to_dict() for a in self.actions],
@@ -217,6 +219,10 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
 
 def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     """Judge one watched call, put the trail back if the operator opted in, and tell people, once."""
+    return replace(_handle_call(call, rt), account=call.account)
+
+
+def _handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     outside = rt.outside(call.account)
     if outside:
         return ignored(Ignored(outside, call.event_id, call.event_name))
@@ -289,7 +295,8 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
         first = widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt))
         rt.table.announce(call.event_id, taken.token, first.to_json(), ())
-    results, planned = revert(verdict, mode, rt.config.policy, rt.table, rt.clients_of(call.account),
+    results, planned = revert(verdict, mode, rt.config.policy, rt.table,
+                              lambda service, where: rt.clients_of(call.account)(service, where),  # noqa: PLW0108 - the member role is assumed only if a revert is made
                               since=_change_time(call.actor.time), time_left=rt.deadline.for_reading,
                               account=call.account)  # fmt: skip
     action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
@@ -412,7 +419,7 @@ def _send_sweep(note: str, alerts: list[Alert], rt: Runtime, notified: set[str],
     return unfinished
 
 
-def _sweep_result(sweep: Sweep, reports: list[SweepReport], alerts: list[Alert], notified: set[str],
+def _sweep_result(sweep: Sweep, rt: Runtime, reports: list[SweepReport], alerts: list[Alert], *, notified: set[str],
                   failed: list[str], **extra: Any) -> HandlerResult:  # fmt: skip
     findings = tuple(f for r in reports for f in r.verdict.all_findings)
     return HandlerResult(
@@ -424,6 +431,7 @@ def _sweep_result(sweep: Sweep, reports: list[SweepReport], alerts: list[Alert],
         failed=tuple(failed),
         alerts=tuple(a.summary for a in alerts),
         extra=extra,
+        account=sweep.account or rt.account,
     )
 
 
@@ -448,7 +456,7 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
     failed: list[str] = []
     _finish_begun(sweep.event_id, {a.key for a in alerts}, rt, notified, failed)
     _send_sweep(sweep.event_id, alerts, rt, notified, failed)
-    return _sweep_result(sweep, [report], alerts, notified, failed)
+    return _sweep_result(sweep, rt, [report], alerts, notified=notified, failed=failed)
 
 
 def _finish_begun(note: str, owed_keys: set[str], rt: Runtime, notified: set[str], failed: list[str]) -> bool:
@@ -495,7 +503,7 @@ def _sweep_organization(sweep: Sweep, rt: Runtime) -> HandlerResult:
     failed: list[str] = []
     _finish_begun(sweep.event_id, {a.key for a in alerts}, rt, notified, failed)
     _send_sweep(sweep.event_id, alerts, rt, notified, failed)
-    return _sweep_result(sweep, reports, alerts, notified, failed, **extra)
+    return _sweep_result(sweep, rt, reports, alerts, notified=notified, failed=failed, **extra)
 
 
 def handle_batch(batch: SweepBatch, rt: Runtime) -> dict[str, Any]:
@@ -562,9 +570,9 @@ def _send_batch(
         alerts = grouped(sweep_id, owed(r for _, _, r in items), organization=organization, home=rt.home,
                          own=rt.account)  # fmt: skip
         for alert in alerts:
-            senders = {source[s] for s in alert.reported if s in source}
-            for _, order in senders:
+            senders = dict(source[s] for s in alert.reported if s in source)  # message id -> order
+            for order in senders.values():
                 rt.table.note_sweep_alert(f"{sweep_id}:{order.account.id}", alert.key)
             if _send_sweep(f"{sweep_id}:batch", [alert], rt, notified, failed):
-                failures += [message_id for message_id, _ in senders]
+                failures += list(senders)
     return failures

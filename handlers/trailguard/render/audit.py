@@ -7,6 +7,7 @@ The table's last line, the ``(account)`` row, the JSON's ``compliant`` and the e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .. import exemptions
@@ -183,3 +184,76 @@ def table(
         entry = entries[n - 1]
         print(f"\nexemption {n} (trail {entry.trail!r}) matched no finding: check its trail and rules.", file=out)
     print(f"\n{_last_line(account, said, region_errors)}", file=out)
+
+
+# --- an organization ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountAudit:
+    """One account of an organization audit: its verdict as the single-account audit has it, or why it could
+    not be read at all (``error``)."""
+
+    account: AccountVerdict
+    name: str
+    regions: tuple[str, ...]
+    region_errors: Mapping[str, str]
+    error: str = ""
+
+    @property
+    def said(self) -> Outcome:
+        return "unknown" if self.error else verdict(self.account, self.region_errors)
+
+
+def organization_verdict(audits: Sequence[AccountAudit]) -> Outcome:
+    """``unknown`` when some account could not be evaluated, else ``findings`` when some account has
+    findings, else ``compliant`` (the contract's exit codes 2, 1, 0)."""
+    said = {a.said for a in audits}
+    return "unknown" if "unknown" in said else "findings" if "findings" in said else "compliant"
+
+
+def organization_report(
+    organization: str, audits: Sequence[AccountAudit], entries: Sequence[Exemption] = ()
+) -> dict[str, Any]:
+    """The ``--organization --json`` document: each account as the single-account audit has it, plus its name."""
+    said = organization_verdict(audits)
+    return {
+        "organization": organization,
+        "compliant": said == "compliant",
+        "verdict": said,
+        "accounts": [_account_json(a, entries) for a in audits],
+        "errors": [{"account": a.account.account, "name": a.name, "message": a.error} for a in audits if a.error],
+    }
+
+
+def _account_json(audited: AccountAudit, entries: Sequence[Exemption]) -> dict[str, Any]:
+    said = audited.said
+    body = report(audited.account, audited.regions, audited.region_errors, entries)
+    return {**body, "name": audited.name, "verdict": said, "compliant": said == "compliant"}
+
+
+def organization_table(organization: str, audits: Sequence[AccountAudit], out: TextIO) -> None:
+    """One row per account, each account's counted findings, and the organization's one verdict last."""
+    label = {"compliant": "compliant", "findings": "NOT COMPLIANT", "unknown": "UNKNOWN"}
+    rows = [("ACCOUNT", "NAME", "VERDICT", "TRAILS", "FINDINGS")]
+    for a in audits:
+        counted = a.account.counted
+        rows.append((a.account.account, a.name, label[a.said], str(len(a.account.trails)),
+                     _summary(counted) if counted else "-"))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print(f"Organization {organization}: {len(audits)} account(s)\n", file=out)
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4], file=out)
+    for a in audits:
+        if a.error:
+            print(f"\naccount {a.account.account} ({a.name}) could not be read: {a.error}", file=out)
+        for region, message in sorted(a.region_errors.items()):
+            print(f"\naccount {a.account.account}: region {region} could not be read: {message}", file=out)
+        for finding in a.account.counted if not a.error else ():
+            print(f"\n  {a.account.account} [{finding.severity}] {finding.rule}: {finding.message}", file=out)
+    count = {s: sum(a.said == s for a in audits) for s in ("compliant", "findings", "unknown")}
+    said = organization_verdict(audits)
+    summary = (f"{count['compliant']} compliant, {count['findings']} with findings, {count['unknown']} could not be "
+               "evaluated")  # fmt: skip
+    ending = {"compliant": "compliant", "findings": "not compliant", "unknown": "could not evaluate every account"}
+    print(f"\norganization {organization}: {ending[said]} ({summary}).", file=out)

@@ -1,0 +1,272 @@
+"""Organization mode, end to end: one detector (in the management account here) serving every account of an
+emulated AWS Organization through the member role. The emulator shows organization trails to member accounts
+as AWS does (``trailguard_dev.faithful``), and refuses AssumeRole of a role that does not exist."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.events import event, scheduled
+from trailguard_dev.organization import ALL_MANAGEMENT_EVENTS, Organization, build_organization, client_as
+
+from .conftest import ACCOUNT, REGION, Detector, run_trailguard
+
+pytestmark = pytest.mark.integration
+
+
+def rules(result: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["rule"], f["severity"]) for f in result["findings"]]
+
+
+def own_trail(account: str, name: str = "own", logging: bool = True) -> str:
+    """A trail of the member account's own (a bucket of its own too), logging all management events."""
+    bucket = f"own-logs-{account}"
+    client_as(account, "s3").create_bucket(Bucket=bucket)
+    cloudtrail = client_as(account, "cloudtrail")
+    arn = str(cloudtrail.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=True)["TrailARN"])
+    cloudtrail.put_event_selectors(TrailName=name, EventSelectors=ALL_MANAGEMENT_EVENTS)
+    if logging:
+        cloudtrail.start_logging(Name=name)
+    return arn
+
+
+def organization(monkeypatch: pytest.MonkeyPatch, *members: str, without_role: tuple[str, ...] = ()) -> Organization:
+    org = build_organization(members or ("dev", "prod", "sandbox"), without_role=without_role)
+    monkeypatch.setenv("MEMBER_ROLE_NAME", org.role_name)
+    monkeypatch.setenv("ORGANIZATION_ID", org.id)
+    monkeypatch.setenv("WATCHED_REGIONS", REGION)
+    return org
+
+
+@pytest.fixture
+def org(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> Organization:
+    """The management account (the detector's own) with the organization trail, three members, one of them
+    (prod) with a trail of its own."""
+    built = organization(monkeypatch)
+    own_trail(built.account("prod"))
+    return built
+
+
+def test_a_member_trail_that_drifts_under_the_organization_trail_is_high_and_names_the_account(
+    detector: Detector, org: Organization
+) -> None:
+    prod = org.account("prod")
+    client_as(prod, "cloudtrail").stop_logging(Name="own")
+
+    result = detector.run(event("stoplogging_cli", trail="own", account=prod))
+
+    assert result["status"] == "drift" and result["account"] == prod
+    assert rules(result) == [("logging-stopped", "high")]  # the organization trail still covers prod
+    assert result["trail_arn"] == f"arn:aws:cloudtrail:{REGION}:{prod}:trail/own"
+    [text] = detector.slack_texts()
+    assert f"{prod} (prod)" in text
+    [email] = detector.inbox()
+    assert f"{prod} (prod)" in email["Message"]
+
+
+def test_a_control_tower_estate_sweeps_compliant_with_no_alert(detector: Detector, org: Organization) -> None:
+    swept = detector.run(scheduled())
+
+    assert swept["status"] == "compliant", swept["findings"]
+    assert swept["accounts"] == 4
+    assert [f["rule"] for f in swept["findings"]] == ["organization-trail-elsewhere"] * 3  # advisory, never counted
+    assert swept["notified"] == [] and detector.slack_texts() == []
+
+
+def test_the_organization_trail_is_read_once_per_sweep_and_each_member_assumed_once(
+    detector: Detector, org: Organization
+) -> None:
+    detector.emu.clear_calls()
+    detector.run(scheduled())
+    calls = detector.emu.calls()
+
+    assert calls["AssumeRole"] == 3
+    assert calls["GetTrailStatus"] == 2  # the organization trail once, prod's own trail once
+    assert calls["GetEventSelectors"] == 2
+    assert calls["DescribeTrails"] == 4  # one region, four accounts
+
+
+def test_a_call_from_outside_the_organization_is_ignored(detector: Detector, org: Organization) -> None:
+    result = detector.run(event("stoplogging_cli", trail="own", account="999999999999"))
+
+    assert result["status"] == "ignored"
+    assert "not an active account of organization" in result["reason"] and org.id in result["reason"]
+    assert detector.slack_texts() == []
+
+
+def test_an_account_whose_role_cannot_be_assumed_is_not_evaluable_and_says_why(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = organization(monkeypatch, "dev", "locked", without_role=("locked",))
+    locked = org.account("locked")
+
+    result = detector.run(event("stoplogging_cli", trail="own", account=locked))
+
+    assert [f["rule"] for f in result["findings"]][:1] == ["not-evaluable"]
+    assert f"arn:aws:iam::{locked}:role/{org.role_name}" in result["findings"][0]["message"]
+    assert "AccessDenied" in result["findings"][0]["message"]
+    swept = detector.run(scheduled())  # the others are still judged
+    by_account = {f["account"]: f["rule"] for f in swept["findings"] if f["rule"] == "not-evaluable"}
+    assert list(by_account) == [locked]
+
+
+def test_a_tamper_with_the_organization_trail_is_one_alert_with_its_blast_radius(
+    detector: Detector, org: Organization
+) -> None:
+    detector.run(scheduled())  # records which accounts have a compliant trail of their own (only prod)
+    boto3.client("cloudtrail", region_name=REGION).stop_logging(Name="org-trail")
+
+    result = detector.run(event("stoplogging_cli", trail="org-trail"))
+
+    assert result["status"] == "drift"
+    assert rules(result)[0] == ("logging-stopped", "critical")
+    [text] = detector.slack_texts()
+    assert "Blast radius: 3 of 4 accounts" in text
+    for name in ("dev", "sandbox"):
+        assert f"{org.account(name)} ({name})" in text
+    assert f"{org.account('prod')} (prod)" not in text
+
+
+def test_many_accounts_drifting_at_once_are_grouped_into_one_alert(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = organization(monkeypatch, *(f"team-{n}" for n in range(8)))
+    detector.run(scheduled())
+    boto3.client("cloudtrail", region_name=REGION).stop_logging(Name="org-trail")
+
+    swept = detector.run(scheduled())
+
+    texts = detector.slack_texts()
+    assert len(texts) == 2, texts  # the organization trail's own alert, and one for the nine accounts
+    assert "Blast radius: 9 of 9 accounts" in texts[0]
+    assert "changes in 9 accounts" in texts[1]
+    assert len(swept["alerts"]) == 2
+    assert detector.run(scheduled())["notified"] == []  # said once
+    assert org.org_trail_arn
+
+
+def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:trailguard-sweep",
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+@pytest.fixture
+def sweep_queue(monkeypatch: pytest.MonkeyPatch, detector: Detector) -> Iterator[str]:
+    url = str(boto3.client("sqs", region_name=REGION).create_queue(QueueName="trailguard-sweep")["QueueUrl"])
+    monkeypatch.setenv("SWEEP_QUEUE_URL", url)
+    yield url
+
+
+def _received(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    found: list[dict[str, Any]] = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        found += got
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return found
+
+
+def test_the_sweep_fans_out_one_message_per_account_and_answers_a_partial_batch(
+    detector: Detector, org: Organization, sweep_queue: str
+) -> None:
+    prod = org.account("prod")
+    client_as(prod, "cloudtrail").stop_logging(Name="own")
+
+    swept = detector.run(scheduled())
+    messages = _received(sweep_queue)
+    bogus = {"MessageId": str(uuid.uuid4()), "ReceiptHandle": "x", "Body": "not a sweep order"}
+    answer = detector.run(_sqs_event([*messages, bogus]))
+
+    assert swept["queued"] == 3 and len(messages) == 3
+    assert {json.loads(m["Body"])["account"] for m in messages} == {org.account(n) for n in ("dev", "prod", "sandbox")}
+    assert answer == {"batchItemFailures": []}  # the malformed message is logged and dropped, never retried
+    [text] = detector.slack_texts()
+    assert f"{prod} (prod)" in text and "own" in text and "logging-stopped" in text
+
+
+def test_a_batch_whose_alert_a_channel_refused_is_retried_and_finished_once(
+    detector: Detector, org: Organization, sweep_queue: str
+) -> None:
+    prod = org.account("prod")
+    client_as(prod, "cloudtrail").stop_logging(Name="own")
+    detector.run(scheduled())
+    messages = _received(sweep_queue)
+    detector.slack.fail_next(1, status=404, error="no_service")  # Slack refuses this attempt (not retried)
+
+    first = detector.run(_sqs_event(messages))
+    failed = [item["itemIdentifier"] for item in first["batchItemFailures"]]
+    again = detector.run(_sqs_event([m for m in messages if m["MessageId"] in failed]))
+
+    prod_message = next(m["MessageId"] for m in messages if json.loads(m["Body"])["account"] == prod)
+    assert failed == [prod_message]
+    assert again == {"batchItemFailures": []}
+    assert len(detector.slack_texts()) == 1
+    assert len(detector.inbox()) == 1  # email delivered the first time, not again
+
+
+def test_audit_organization_reports_every_account_with_its_name(
+    detector: Detector, org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    client_as(org.account("dev"), "cloudtrail")  # (dev has no trail of its own)
+    done = run_trailguard("audit", "--organization", "--region", REGION, "--json", env=dict(os.environ))
+
+    assert done.code == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["organization"] == org.id and report["compliant"] is True
+    assert sorted((a["account"], a["name"]) for a in report["accounts"]) == sorted(
+        [(ACCOUNT, "master"), *((org.account(n), n) for n in ("dev", "prod", "sandbox"))]
+    )
+    prod = next(a for a in report["accounts"] if a["name"] == "prod")
+    assert [t["name"] for t in prod["trails"]] == ["org-trail", "own"]
+    assert report["errors"] == []
+
+    only = run_trailguard("audit", "--organization", "--region", REGION, "--account", org.account("dev"), "--json",
+                          env=dict(os.environ))  # fmt: skip
+    assert [a["name"] for a in json.loads(only.stdout)["accounts"]] == ["dev"]
+
+
+def test_audit_organization_exit_codes_follow_the_worst_account(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    org = organization(monkeypatch, "dev", "locked", without_role=("locked",))
+    env = dict(os.environ)
+
+    unknown = run_trailguard("audit", "--organization", "--region", REGION, env=env)
+    assert unknown.code == 2
+    assert f"{org.account('locked')} (locked) could not be read" in unknown.stdout
+    assert unknown.stdout.strip().splitlines()[-1].startswith(f"organization {org.id}: could not evaluate")
+
+    boto3.client("cloudtrail", region_name=REGION).stop_logging(Name="org-trail")
+    findings = run_trailguard("audit", "--organization", "--region", REGION, "--account", org.account("dev"), env=env)
+    assert findings.code == 1
+    assert "no-compliant-trail" in findings.stdout
+
+    bad = run_trailguard("audit", "--organization", "--account", "12345", env=env)
+    assert bad.code == 2 and "12345" in bad.stderr and "Traceback" not in bad.stderr
+    outside = run_trailguard("audit", "--organization", "--account", "999999999999", env=env)
+    assert outside.code == 2 and "not an active account" in outside.stderr
