@@ -37,6 +37,12 @@ COVERED: dict[str, tuple[str, ...]] = {
         "tests/integration/test_audit_cli.py::test_table_shows_trail_home_region_verdict_and_findings",
     ),
     ".venv/bin/python -m trailguard_dev.corpus": ("tests/unit/test_readme.py::test_corpus_commands_run_as_written",),
+    ".venv/bin/trailguard audit --organization --region us-east-1 --region eu-west-1": (
+        "tests/integration/test_organization.py::test_audit_organization_exit_codes_follow_the_worst_account",
+    ),
+    ".venv/bin/trailguard audit --organization --account": (
+        "tests/integration/test_organization.py::test_audit_organization_reports_every_account_with_its_name",
+    ),
 }
 
 # Command prefix -> why no test can run it: it needs a real AWS account (and, mostly, the deployed stacks).
