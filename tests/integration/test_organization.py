@@ -270,3 +270,26 @@ def test_audit_organization_exit_codes_follow_the_worst_account(
     assert bad.code == 2 and "12345" in bad.stderr and "Traceback" not in bad.stderr
     outside = run_trailguard("audit", "--organization", "--account", "999999999999", env=env)
     assert outside.code == 2 and "not an active account" in outside.stderr
+
+
+def test_a_member_trail_is_reverted_through_the_member_role_and_that_revert_is_not_judged_again(
+    detector: Detector, org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import drift_handler
+
+    monkeypatch.setenv("REMEDIATION_MODE", "on")
+    monkeypatch.setattr(drift_handler, "_runtime", None)
+    detector.run(scheduled())  # the sweep records prod's trail as its baseline
+    prod = org.account("prod")
+    member = client_as(prod, "cloudtrail")
+    member.stop_logging(Name="own")
+
+    result = detector.run(event("stoplogging_cli", trail="own", account=prod))
+
+    assert [(a["action"], a["result"]) for a in result["actions"]] == [("StartLogging", "done")]
+    assert member.get_trail_status(Name="own")["IsLogging"] is True
+    role = f"arn:aws:sts::{prod}:assumed-role/{org.role_name}/trailguard"  # the detector's own session
+    own_revert = event("updatetrail_single_region", trail="own", account=prod,
+                       userIdentity={"type": "AssumedRole", "accountId": prod, "arn": role})  # fmt: skip
+    ignored = detector.run(own_revert)
+    assert ignored["status"] == "ignored" and "own revert" in ignored["reason"]
