@@ -94,14 +94,14 @@ def _organization(  # noqa: PLR0917 - the container's parts, each built once in 
         return {}
     from botocore.config import Config as BotoConfig
 
-    from trailguard.aws import EVENT_READS
+    from trailguard.aws import MEMBER_READS
     from trailguard.organization import Directory, MemberAccess
 
     quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
     own = lambda service, region: cloudtrail(region) if service == "cloudtrail" else others((service, region))  # noqa: E731
     parts: dict[str, Any] = {
         "access": MemberAccess(session, own_account=account, own_clients=own, role_name=config.member_role_name,
-                               partition=partition, home=home, config=EVENT_READS),
+                               partition=partition, home=home, config=MEMBER_READS),
         "directory": Directory(session.client("organizations", config=quick), config.organization_id),
     }  # fmt: skip
     if config.sweep_queue_url:

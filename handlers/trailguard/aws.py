@@ -41,6 +41,10 @@ EVENT_READS = Config(
     read_timeout=10,
 )
 
+# Member accounts' reads (organization mode): the same tries and timeouts, on clients that every member account
+# shares (see ``organization``), so with room for every account being read at once.
+MEMBER_READS = EVENT_READS.merge(Config(max_pool_connections=WORKERS * 4))
+
 _CREDENTIAL_CODES = frozenset(
     {
         "UnrecognizedClientException",

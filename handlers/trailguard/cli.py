@@ -39,7 +39,7 @@ _ACCOUNT = re.compile(r"\d{12}")
 _ROLE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # Member accounts are read by clients shared between accounts (see ``organization``): standard retries, since
 # adaptive mode's client-side rate limit would slow every account down when one is throttled.
-MEMBER_READS = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=WORKERS * 4,
+AUDIT_MEMBER_READS = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=WORKERS * 4,
                       connect_timeout=5, read_timeout=30)  # fmt: skip
 
 
@@ -103,7 +103,8 @@ def run_organization_audit(
         regions = enabled_regions(session.client("ec2", region_name=home, config=CLIENT_CONFIG))
     own_clients = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=CLIENT_CONFIG))
     access = MemberAccess(session, own_account=caller.account, own_clients=lambda s, r: own_clients((s, r)),
-                          role_name=role_name, partition=caller.partition, home=home, config=MEMBER_READS)  # fmt: skip
+                          role_name=role_name, partition=caller.partition, home=home,
+                          config=AUDIT_MEMBER_READS)  # fmt: skip
     own = read_account(lambda r: own_clients(("cloudtrail", r)), regions, lambda: caller.account,
                        clients=lambda s, r: own_clients((s, r)))  # fmt: skip
     shared = tuple(t for t in own.trails if t.description.get("IsOrganizationTrail"))

@@ -21,6 +21,7 @@ from typing import Any
 
 from .alerts import Alert, AlertFinding
 from .aws import AuditAborted
+from .baseline import Baseline
 from .judge import Policy, TrailState, TrailVerdict
 from .organization import Account, AccountUnreachable, MemberAccess
 from .rules import SEVERITIES, worst
@@ -236,14 +237,19 @@ def _rich(value: Any) -> Any:
 
 
 def trail_json(state: TrailState) -> Any:
+    """A trail as read and judged for the sweep (its baseline too), for a sweep message."""
+    baseline = state.baseline
     return _plain({"description": state.description, "status": state.status, "selectors": state.selectors,
-                   "error": state.error, "extra": state.extra})  # fmt: skip
+                   "error": state.error, "extra": state.extra,
+                   "baseline": [baseline.to_json(), baseline.recorded_at] if baseline else None})  # fmt: skip
 
 
 def trail_from_json(data: Mapping[str, Any]) -> TrailState:
     data = _rich(dict(data))
+    stored = data.get("baseline")
+    baseline = Baseline.from_json(str(stored[0]), int(stored[1])) if stored else None
     return TrailState(data["description"], data.get("status"), data.get("selectors"), data.get("error"),
-                      extra=data.get("extra") or {})  # fmt: skip
+                      baseline=baseline, extra=data.get("extra") or {})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from trailguard import events
 from trailguard.alerts import Alert
+from trailguard.baseline import Baseline
 from trailguard.config import ConfigError, HandlerConfig
 from trailguard.fix import revert
 from trailguard.fleet import GROUP_ABOVE, Order, Radius, grouped, radius, with_radius
@@ -164,13 +165,16 @@ def test_an_sqs_batch_is_a_sweep_batch_and_anything_else_in_records_is_ignored()
 
 def test_a_sweep_order_carries_the_organization_trail_with_its_times() -> None:
     when = datetime.datetime(2026, 11, 28, 8, 30, tzinfo=datetime.UTC)
-    org = TrailState(trail("org", account=ACCOUNT, IsOrganizationTrail=True), {"IsLogging": True,
-                     "StartLoggingTime": when}, {"EventSelectors": []})  # fmt: skip
+    description = trail("org", account=ACCOUNT, IsOrganizationTrail=True)
+    baseline = Baseline.of(description, {"EventSelectors": []})
+    org = TrailState(description, {"IsLogging": True, "StartLoggingTime": when}, {"EventSelectors": []},
+                     baseline=replace(baseline, recorded_at=1_700_000_000))  # fmt: skip
     order = Order("sweep-1", Account(OTHER_ACCOUNT, "prod"), ("us-east-1",), (org,))
 
     back = Order.parse(order.body())
 
     assert back == order
+    assert back.shared[0].baseline is not None and back.shared[0].baseline.recorded_at == 1_700_000_000
     assert back.shared[0].status is not None and back.shared[0].status["StartLoggingTime"] == when
     for body in ("[]", json.dumps({"kind": "other"}), json.dumps({"kind": "trailguard-sweep-account", "sweep": "s",
                                                                   "account": "12"})):  # fmt: skip
