@@ -2,9 +2,10 @@
 
 It runs in a child process by default, so that its CPU time does not compete with the client's for one
 interpreter lock, or in a thread (``in_process=True``) when a test wants to read moto's backends directly.
-Two additions to plain moto: an optional latency added to every response (as a real AWS round trip
-would add), and a count of the API calls it answered, by operation, at ``GET /_trailguard/calls``
-(``DELETE`` clears it; ``POST /moto-api/reset`` clears both state and counts). ``POST
+It answers as AWS does where plain moto is lenient about organization trails and AssumeRole (see
+``trailguard_dev.faithful``). Two more additions to plain moto: an optional latency added to every response
+(as a real AWS round trip would add), and a count of the API calls it answered, by operation, at ``GET
+/_trailguard/calls`` (``DELETE`` clears it; ``POST /moto-api/reset`` clears both state and counts). ``POST
 /_trailguard/throttle?count=N`` makes the next N JSON-protocol calls (CloudTrail among them) answer
 ``ThrottlingException`` as AWS does under load; they are counted like any other call.
 """
@@ -115,6 +116,9 @@ def make_server(port: int = 0, latency: float = 0.0) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server as werkzeug_server
 
+    from .faithful import install
+
+    install()  # organization trails as members see them, AssumeRole as STS decides it (once per process)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request is noise here
     app = CountingLatencyMiddleware(DomainDispatcherApplication(create_backend_app), latency)
     return werkzeug_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
