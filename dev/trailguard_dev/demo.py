@@ -301,7 +301,19 @@ def command(argv: list[str]) -> int:
 def run_demo(port: int = 0) -> int:
     print("trailguard demo: an emulated AWS account (moto) and a Slack stand-in on 127.0.0.1; no AWS account.\n")
     outcomes: list[Outcome] = []
-    detector_env = dict.fromkeys(("STATE_TABLE", "ALERT_TOPIC_ARN", "SLACK_SECRET_ARN", "REMEDIATION_MODE"), "")
+    detector_env = dict.fromkeys(
+        (
+            "STATE_TABLE",
+            "ALERT_TOPIC_ARN",
+            "SLACK_SECRET_ARN",
+            "REMEDIATION_MODE",
+            "MEMBER_ROLE_NAME",
+            "ORGANIZATION_ID",
+            "WATCHED_REGIONS",
+            "SWEEP_QUEUE_URL",
+        ),
+        "",
+    )
     with Emulator(port=port) as emu, pointed_at(emu), SlackServer() as slack, environment(detector_env):
         account = DemoAccount(emu, slack)
         print(f"Account {ACCOUNT}: trail {TRAIL!r} in {REGION}, multi-region, logging all management events and "
@@ -313,6 +325,11 @@ def run_demo(port: int = 0) -> int:
                 print(f"\n── {number}. {scenario.title}")
                 outcomes.append(play(account, scenario, phase))
             print()
+        from .demo_org import run_organization
+
+        print("━━ ORGANIZATION (MEMBER_ROLE_NAME=trailguard-member, SWEEP_QUEUE_URL set) " + "━" * 45)
+        outcomes += run_organization(account)
+        print()
     return 0 if summary(outcomes) else 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trailguard_dev.demo import ATTACKS, BENIGN, _fit
+from trailguard_dev.demo_org import TITLES
 
 from .conftest import run_trailguard
 
@@ -20,9 +21,14 @@ def test_demo_plays_every_scenario_and_each_comes_out_as_expected() -> None:
     rows = [(line[2:17].strip(), line[18:90].strip(), line[91:106].strip(), line.rstrip()[-3:]) for line in summary]
     expected = [("alert only", _fit(s.title, 72), s.status, "yes") for s in ATTACKS + BENIGN]
     expected += [("remediation on", _fit(s.title, 72), s.status, "yes") for s in ATTACKS]
+    expected += [("organization", _fit(title, 72), "drift", "yes") for title in TITLES]
     assert rows == expected
     # the story people see: the Slack message rendered from its blocks, the email, the timing, the reverts
-    assert done.stdout.count("Slack, as people read it:") == len(ATTACKS) * 2 + 2  # + the notice and the duplicate
+    single, organization = done.stdout.split("━━ ORGANIZATION", 1)
+    assert single.count("Slack, as people read it:") == len(ATTACKS) * 2 + 2  # + the notice and the duplicate
+    assert "Account: " in organization and " (prod)" in organization  # alerts name the member account
+    assert "Blast radius: 3 of 4 accounts" in organization
+    assert 'batch answer: {"batchItemFailures": []}' in organization
     assert "Email  Subject: [trailguard]" in done.stdout
     assert "time from the call to the alert:" in done.stdout
     assert "revert: CreateTrail -> done" in done.stdout

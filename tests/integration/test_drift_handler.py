@@ -153,6 +153,7 @@ def test_selectors_restored_to_all_are_compliant_and_send_nothing(
         "status": "compliant",
         "event_id": result["event_id"],
         "event_name": "PutEventSelectors",
+        "account": ACCOUNT,
         "trail_arn": arn,
         "findings": [],
         "actions": [],
