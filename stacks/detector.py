@@ -126,6 +126,55 @@ def _account_scoped(role: iam.Role, sid: str, service: str, actions: list[str]) 
     )
 
 
+def own_trails() -> str:
+    """Every trail of the account the policy is in, in every region, including new ones."""
+    return f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
+
+
+def trail_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
+    """What judging the account's own trails reads: the list of trails and regions, each trail, and whatever
+    the rules' own reads need. The detector's role and the member role in organization mode share them."""
+    acknowledge(role, {
+        "AwsSolutions-IAM5[Resource::*]": (
+            "cloudtrail:DescribeTrails and ec2:DescribeRegions take no resource-level permissions."
+        ),
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]": (
+            "trailguard watches every trail of the account it reads, in every region, including new ones."
+        ),
+    })  # fmt: skip
+    statements = [
+        iam.PolicyStatement(sid="ListTrailsAndRegions", actions=list(LIST_ACTIONS), resources=["*"]),
+        iam.PolicyStatement(sid="ReadTrails", actions=list(TRAIL_READ_ACTIONS), resources=[own_trails()]),
+    ]
+    for service, actions in sorted(_by_service(read_actions()).items()):  # what the rules' own reads need
+        statements.append(_account_scoped(role, f"RuleReads{service.title()}", service, actions))
+    return statements
+
+
+def revert_statements(role: iam.Role) -> list[iam.PolicyStatement]:
+    """The revert actions of the rule registry, each service's on its narrowest resources in the account."""
+    by_service = _by_service(remediation_actions())
+    statements = [iam.PolicyStatement(sid="Revert", actions=by_service.pop("cloudtrail", []), resources=[own_trails()])]
+    if "iam" in by_service:  # restoring a CloudWatch Logs delivery role hands that role to CloudTrail
+        acknowledge(role, {
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
+                "Restoring a trail's CloudWatch Logs delivery role passes that role, whichever it was, to "
+                "CloudTrail only (iam:PassedToService)."
+            ),
+        })  # fmt: skip
+        statements.append(
+            iam.PolicyStatement(
+                sid="RevertPassLogsRole",
+                actions=by_service.pop("iam"),
+                resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
+            )
+        )
+    for service, actions in sorted(by_service.items()):  # a rule whose fix calls another service
+        statements.append(_account_scoped(role, f"Revert{service.title()}", service, actions))
+    return statements
+
+
 class DetectorStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: DeploySettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -184,6 +233,8 @@ class DetectorStack(Stack):
             "ALERT_TOPIC_ARN": topic.topic_arn,
             "REMEDIATION_MODE": settings.remediation_mode,
             "ALLOWED_EXCLUDED_SOURCES": ",".join(settings.allowed_excluded_sources),
+            # Where the forwarding rules are, which the heartbeat covers: the home region alone by default.
+            "WATCHED_REGIONS": ",".join(settings.regions) or Aws.REGION,
             "POWERTOOLS_SERVICE_NAME": "trailguard",
         }
         if secret is not None:
@@ -234,6 +285,7 @@ class DetectorStack(Stack):
             targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=2)],
         )
         self._alarms(topic, handler, undelivered)
+        self.handler, self.role, self.alert_topic = handler, role, topic  # organization mode adds to them
         outputs = {
             "HandlerName": handler.function_name,
             "AlertTopicArn": topic.topic_arn,
@@ -255,10 +307,8 @@ class DetectorStack(Stack):
         secret: secretsmanager.ISecret | None,
     ) -> iam.Role:
         role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        trails = f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
         statements = [
-            iam.PolicyStatement(sid="ListTrailsAndRegions", actions=list(LIST_ACTIONS), resources=["*"]),
-            iam.PolicyStatement(sid="ReadTrails", actions=list(TRAIL_READ_ACTIONS), resources=[trails]),
+            *trail_read_statements(role),
             iam.PolicyStatement(sid="State", actions=list(STATE_ACTIONS), resources=[table.table_arn]),
             iam.PolicyStatement(sid="Alert", actions=["sns:Publish"], resources=[topic.topic_arn]),
             iam.PolicyStatement(
@@ -278,47 +328,11 @@ class DetectorStack(Stack):
                     resources=[f"{secret.secret_arn}-??????"],
                 )
             )
-        for service, actions in sorted(_by_service(read_actions()).items()):  # what the rules' own reads need
-            statements.append(_account_scoped(role, f"RuleReads{service.title()}", service, actions))
         if settings.remediation_mode == "on":
-            statements += self._revert_statements(role, trails)
+            statements += revert_statements(role)
         for statement in statements:
             role.add_to_policy(statement)
-        acknowledge(
-            role,
-            {
-                "AwsSolutions-IAM5[Resource::*]": (
-                    "cloudtrail:DescribeTrails and ec2:DescribeRegions take no resource-level permissions."
-                ),
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]": (
-                    "The detector watches every trail of its own account, in every region, including new ones."
-                ),
-            },
-        )
         return role
-
-    def _revert_statements(self, role: iam.Role, trails: str) -> list[iam.PolicyStatement]:
-        """The revert actions of the rule registry, each service's on its narrowest resources."""
-        by_service = _by_service(remediation_actions())
-        statements = [iam.PolicyStatement(sid="Revert", actions=by_service.pop("cloudtrail", []), resources=[trails])]
-        if "iam" in by_service:  # restoring a CloudWatch Logs delivery role hands that role to CloudTrail
-            acknowledge(role, {
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
-                    "Restoring a trail's CloudWatch Logs delivery role passes that role, whichever it was, to "
-                    "CloudTrail only (iam:PassedToService)."
-                ),
-            })  # fmt: skip
-            statements.append(
-                iam.PolicyStatement(
-                    sid="RevertPassLogsRole",
-                    actions=by_service.pop("iam"),
-                    resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
-                    conditions={"StringEquals": {"iam:PassedToService": "cloudtrail.amazonaws.com"}},
-                )
-            )
-        for service, actions in sorted(by_service.items()):  # a rule whose fix calls another service
-            statements.append(_account_scoped(role, f"Revert{service.title()}", service, actions))
-        return statements
 
     def _alarms(self, topic: sns.ITopic, handler: lambda_.Function, undelivered: sqs.Queue) -> None:
         five = Duration.minutes(5)
@@ -330,13 +344,17 @@ class DetectorStack(Stack):
                                   "queue", undelivered.metric_approximate_number_of_messages_visible(period=five)),
         }  # fmt: skip
         for construct_id, (description, metric) in watched.items():
-            alarm = cloudwatch.Alarm(
-                self,
-                construct_id,
-                alarm_description=description,
-                metric=metric,
-                threshold=1,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+            alarm(self, construct_id, description, metric, topic)
+
+
+def alarm(scope: Construct, construct_id: str, description: str, metric: cloudwatch.IMetric, topic: sns.ITopic) -> None:
+    """An alarm on the first occurrence of ``metric`` in a period, notifying the alert topic."""
+    cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        metric=metric,
+        threshold=1,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    ).add_alarm_action(cloudwatch_actions.SnsAction(topic))

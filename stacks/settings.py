@@ -1,15 +1,16 @@
 """The deployment's settings: CDK context (cdk.json, or ``cdk deploy -c key=value``) parsed once, validated.
 
-A bad value stops the synth with one sentence naming the key and what is allowed. Lists may be given as
-JSON (in cdk.json, or ``-c 'regions=["us-east-1","eu-west-1"]'``) or comma-separated (``-c
-regions=us-east-1,eu-west-1``). With no context at all the defaults deploy a working detector.
+A bad value, or a key trailguard does not know, stops the synth with one sentence naming the key and what
+is allowed. Lists may be given as JSON (in cdk.json, or ``-c 'regions=["us-east-1","eu-west-1"]'``) or
+comma-separated (``-c regions=us-east-1,eu-west-1``). With no context at all the defaults deploy a working
+detector for one account.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from trailguard.exemptions import ExemptionError
 
 RemediationMode = Literal["off", "dry-run", "on"]
 MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
+ORGANIZATION_KEYS = ("organization", "organizationId", "organizationalUnits", "memberRoleName")
 KEYS = (
     "alertEmails",
     "slackSecretName",
@@ -29,7 +31,36 @@ KEYS = (
     "sweepSchedule",
     "allowedExcludedSources",
     "exemptionsFile",
+    *ORGANIZATION_KEYS,
 )
+# Keys of the contract that this version does not implement yet: refused by name rather than ignored.
+NOT_IMPLEMENTED = ("securityHub", "slackInteractivity")
+# What the CDK itself puts in the context (feature flags, the CLI's own settings) and the lookups it caches in
+# cdk.context.json (``<provider>:account=...:region=...``): never a typo of ours.
+CDK_KEY_PREFIXES = (
+    "@aws-cdk",
+    "aws:cdk:",
+    "aws-cdk:",
+    "aws:asset:",
+    "cdk-",
+    "cli-telemetry",
+    "acknowledged-issue-numbers",
+)
+CDK_LOOKUP_PROVIDERS = (
+    "ami",
+    "availability-zones",
+    "cc-api-provider",
+    "endpoint-service-availability-zones",
+    "hosted-zone",
+    "key-provider",
+    "load-balancer",
+    "load-balancer-listener",
+    "plugin",
+    "security-group",
+    "ssm",
+    "vpc-provider",
+)
+DEFAULT_MEMBER_ROLE = "trailguard-member"
 PROJECT = Path(__file__).resolve().parent.parent  # a relative exemptionsFile is found from here (cdk.json's folder)
 
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", re.ASCII)
@@ -37,6 +68,9 @@ _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}", re.ASCII)
 _SOURCE = re.compile(r"[a-z0-9.-]+\.amazonaws\.com", re.ASCII)
 _RATE = re.compile(r"rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9][0-9]+) (?:minutes|hours|days))\)", re.ASCII)
 _CRON = re.compile(r"cron\((\S+ ){5}\S+\)", re.ASCII)
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
+_OU = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", re.ASCII)
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
 class SettingsError(ValueError):
@@ -52,6 +86,10 @@ class DeploySettings:
     sweep_schedule: str = "rate(1 hour)"
     allowed_excluded_sources: tuple[str, ...] = ()
     exemptions_json: str = ""  # the validated exemptions file, shipped in the Lambda's code
+    organization: bool = False  # the hub of an AWS Organization: a stack set for its members
+    organization_id: str = ""
+    organizational_units: tuple[str, ...] = ()  # the roots or OUs the member stack set deploys to
+    member_role_name: str = DEFAULT_MEMBER_ROLE
 
     @property
     def home_region(self) -> str | None:
@@ -63,8 +101,10 @@ class DeploySettings:
         return self.regions[1:]
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> DeploySettings:
-        """``get`` is ``app.node.try_get_context``."""
+    def from_context(cls, context: Mapping[str, Any]) -> DeploySettings:
+        """``context`` is ``app.node.get_all_context()``: every key in it must be one trailguard or the CDK knows."""
+        _known_keys(context)
+        get = context.get
         mode = _text(get("remediationMode"), "remediationMode") or "off"
         if mode not in MODES:
             raise SettingsError(f"remediationMode must be one of {', '.join(MODES)}, not {mode!r}.")
@@ -90,7 +130,67 @@ class DeploySettings:
                 _SOURCE,
                 "event sources like kms.amazonaws.com",
             ),
+            **_organization(context),
         )
+
+
+def _known_keys(context: Mapping[str, Any]) -> None:
+    for key in context:
+        if key in NOT_IMPLEMENTED:
+            raise SettingsError(f"{key} is not implemented in this version of trailguard: remove it from the context.")
+        cdk_own = key.startswith(CDK_KEY_PREFIXES) or key.split(":", 1)[0] in CDK_LOOKUP_PROVIDERS
+        if key not in KEYS and not cdk_own:
+            raise SettingsError(f"{key} is not a context key trailguard knows; its keys are {', '.join(KEYS)}.")
+
+
+def _organization(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The organization keys, as DeploySettings fields: given only with ``organization`` true."""
+    get = context.get
+    if not _flag(get("organization"), "organization"):
+        given = [key for key in ORGANIZATION_KEYS[1:] if get(key) not in (None, "", [])]
+        if given:
+            raise SettingsError(
+                f"{given[0]} applies only to an organization deployment: add -c organization=true or remove it."
+            )
+        return {}
+    organization_id = _text(get("organizationId"), "organizationId")
+    if not organization_id:
+        raise SettingsError("organizationId is required with organization=true (o- and 10 to 32 letters or digits).")
+    if not _ORGANIZATION_ID.fullmatch(organization_id):
+        raise SettingsError(
+            f"organizationId must be o- and 10 to 32 lowercase letters or digits, not {organization_id!r}."
+        )
+    units = _list(get("organizationalUnits"), "organizationalUnits")
+    if not units:
+        raise SettingsError(
+            "organizationalUnits is required with organization=true: the root (r-...) or OU ids (ou-...) the "
+            "member stack set deploys to."
+        )
+    _checked("organizationalUnits", units, _OU, "root ids (r-...) or OU ids (ou-...-...)")
+    duplicate = next((unit for unit in units if units.count(unit) > 1), None)
+    if duplicate:
+        raise SettingsError(f"organizationalUnits lists {duplicate!r} more than once.")
+    role = _text(get("memberRoleName"), "memberRoleName") or DEFAULT_MEMBER_ROLE
+    if not _ROLE_NAME.fullmatch(role):
+        raise SettingsError(
+            f"memberRoleName must be an IAM role name (up to 64 letters, digits or +=,.@_-), not {role!r}."
+        )
+    return {
+        "organization": True,
+        "organization_id": organization_id,
+        "organizational_units": units,
+        "member_role_name": role,
+    }
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A JSON boolean, or "true" / "false" as ``-c key=value`` gives it."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text not in (None, "", "true", "false"):
+        raise SettingsError(f"{key} must be true or false, not {json.dumps(value)}.")
+    return text == "true"
 
 
 def _text(value: Any, key: str) -> str:

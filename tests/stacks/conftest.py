@@ -45,11 +45,27 @@ OFF_CONTEXT: dict[str, Any] = {
     "remediationMode": "off",
     "slackSecretName": "ops/trailguard-slack",
 }
+# Organization mode: the hub with two regions, two deployment targets (a root and an OU) and dry-run; and the
+# hub in the deploy region alone, one OU, its own member role name and remediation on.
+ORG_CONTEXT: dict[str, Any] = {
+    "organization": True,
+    "organizationId": "o-abcdefghij",
+    "organizationalUnits": "r-ab12,ou-ab12-cdefgh34",
+    "regions": "us-east-1,eu-west-1",
+    "remediationMode": "dry-run",
+}
+ORG_ON_CONTEXT: dict[str, Any] = {
+    "organization": "true",
+    "organizationId": "o-0123456789abcdef",
+    "organizationalUnits": '["ou-ab12-cdefgh34"]',
+    "memberRoleName": "trailguard-reader",
+    "remediationMode": "on",
+}
 
 
 def settings_from(context: Mapping[str, Any]) -> DeploySettings:
     """What app.py does with the context."""
-    return DeploySettings.from_context(context.get)
+    return DeploySettings.from_context(context)
 
 
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
@@ -87,7 +103,7 @@ class Deployment:
 
     @property
     def forwarders(self) -> dict[str, Template]:
-        return {name: t for name, t in self.templates.items() if name != HOME_STACK}
+        return {name: t for name, t in self.templates.items() if name.startswith(f"{HOME_STACK}-Forwarder-")}
 
 
 def deploy(settings: DeploySettings, outdir: Path | None = None) -> Deployment:
@@ -123,3 +139,15 @@ def deploy_dry_run(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
 def deploy_off(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     """One region, remediation off, Slack, no emails."""
     return deploy(settings_from(OFF_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_org(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Organization hub in us-east-1 watching eu-west-1 too, a root and an OU, remediation dry-run."""
+    return deploy(settings_from(ORG_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_org_on(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Organization hub in the deploy region alone, one OU, member role trailguard-reader, remediation on."""
+    return deploy(settings_from(ORG_ON_CONTEXT), tmp_path_factory.mktemp("cdk.out"))

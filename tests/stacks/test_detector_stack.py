@@ -499,14 +499,15 @@ def test_handler_timeout_and_retries_are_the_ones_the_handler_budgets_for(any_de
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ("deploy_default", {"REMEDIATION_MODE": "off", "ALLOWED_EXCLUDED_SOURCES": ""}),
-        ("deploy_off", {"REMEDIATION_MODE": "off", "ALLOWED_EXCLUDED_SOURCES": ""}),
-        ("deploy_dry_run", {"REMEDIATION_MODE": "dry-run", "ALLOWED_EXCLUDED_SOURCES": ""}),
-        ("deploy_full", {"REMEDIATION_MODE": "on", "ALLOWED_EXCLUDED_SOURCES": "kms.amazonaws.com"}),
+        # WATCHED_REGIONS: the regions that have the forwarding rule; the deploy region when none are given.
+        ("deploy_default", {"REMEDIATION_MODE": "off", "WATCHED_REGIONS": {"Ref": "AWS::Region"}}),
+        ("deploy_off", {"REMEDIATION_MODE": "off", "WATCHED_REGIONS": "us-west-2"}),
+        ("deploy_dry_run", {"REMEDIATION_MODE": "dry-run", "WATCHED_REGIONS": "eu-west-1,us-east-1"}),
+        ("deploy_full", {"REMEDIATION_MODE": "on", "WATCHED_REGIONS": "us-east-1,eu-west-1,ap-southeast-2"}),
     ],
 )
 def test_handler_environment_has_exactly_the_contract_keys(
-    request: pytest.FixtureRequest, config: str, expected: dict[str, str]
+    request: pytest.FixtureRequest, config: str, expected: dict[str, Any]
 ) -> None:
     deployment: Deployment = request.getfixturevalue(config)
     template = deployment.home
@@ -516,6 +517,7 @@ def test_handler_environment_has_exactly_the_contract_keys(
         "STATE_TABLE": ref(ids.table),
         "ALERT_TOPIC_ARN": ref(ids.topic),
         "POWERTOOLS_SERVICE_NAME": "trailguard",
+        "ALLOWED_EXCLUDED_SOURCES": ",".join(settings.allowed_excluded_sources),
         **expected,
     }
     if settings.slack_secret_name:
@@ -917,3 +919,13 @@ def test_cdk_nag_checks_every_synth_of_the_app(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="AwsSolutions-SNS3"):
         Template.from_stack(built[0])
+
+
+def test_single_account_deployment_has_no_organization_pieces(any_deploy: Deployment) -> None:
+    """Without organization=true: no stack set, no bus policy for other accounts, no sweep queue, no member role
+    to assume and no management-account stack."""
+    assert not any_deploy.settings.organization
+    assert [n for n in any_deploy.stacks if n.startswith(f"{HOME_STACK}-Management")] == []
+    for absent in ("AWS::CloudFormation::StackSet", "AWS::Events::EventBusPolicy", "AWS::Lambda::EventSourceMapping"):
+        assert any_deploy.home.find_resources(absent) == {}
+    assert not {a for a in handler_grants(any_deploy.home) if a.startswith(("sts:", "organizations:"))}

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from stacks.settings import KEYS, PROJECT, DeploySettings, SettingsError
+from stacks.settings import KEYS, NOT_IMPLEMENTED, ORGANIZATION_KEYS, PROJECT, DeploySettings, SettingsError
+from tests.stacks.conftest import CDK_JSON_CONTEXT
 
 EXEMPTION: dict[str, Any] = {
     "trail": "data-*",
@@ -21,8 +22,8 @@ EXEMPTION: dict[str, Any] = {
 
 
 def from_context(context: dict[str, Any]) -> DeploySettings:
-    """As app.py calls it, with ``app.node.try_get_context`` backed by a dict."""
-    return DeploySettings.from_context(context.get)
+    """As app.py calls it, with a dict for ``app.node.get_all_context()``."""
+    return DeploySettings.from_context(context)
 
 
 def error_for(context: dict[str, Any]) -> str:
@@ -101,9 +102,15 @@ def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
         "allowedExcludedSources": "kms.amazonaws.com,rdsdata.amazonaws.com",
         "exemptionsFile": str(exemptions),
     }
-    settings = from_context(context)
+    organization = {
+        "organization": "true",
+        "organizationId": "o-abcdefghij",
+        "organizationalUnits": "r-ab12,ou-ab12-cdefgh34",
+        "memberRoleName": "trailguard-reader",
+    }
+    settings = from_context(context | organization)
 
-    assert set(context) == set(KEYS)
+    assert set(context) | set(organization) == set(KEYS)
     assert settings == DeploySettings(
         alert_emails=("security@example.com",),
         slack_secret_name="trailguard/slack",
@@ -112,6 +119,10 @@ def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
         sweep_schedule="cron(0 * * * ? *)",
         allowed_excluded_sources=("kms.amazonaws.com", "rdsdata.amazonaws.com"),
         exemptions_json=exemptions.read_text(encoding="utf-8"),
+        organization=True,
+        organization_id="o-abcdefghij",
+        organizational_units=("r-ab12", "ou-ab12-cdefgh34"),
+        member_role_name="trailguard-reader",
     )
 
 
@@ -275,3 +286,132 @@ def test_exemptions_file_that_is_not_utf8_stops_the_synth_with_one_sentence(tmp_
 
 def test_exemptions_file_that_is_a_string_is_required(tmp_path: Path) -> None:
     assert_one_sentence_naming(error_for({"exemptionsFile": ["a.json", "b.json"]}), "exemptionsFile")
+
+
+# ------------------------------------------------------------------------------------------ organization
+
+ORGANIZATION: dict[str, Any] = {
+    "organization": "true",
+    "organizationId": "o-abcdefghij",
+    "organizationalUnits": "r-ab12",
+}
+
+
+def test_no_organization_keys_is_a_single_account_deployment() -> None:
+    settings = from_context({})
+
+    assert settings.organization is False
+    assert (settings.organization_id, settings.organizational_units) == ("", ())
+    assert from_context({"organization": "false"}) == from_context({"organization": False}) == settings
+
+
+@pytest.mark.parametrize("flag", [True, "true", "TRUE", " true "])
+def test_organization_mode_reads_its_keys_with_the_default_member_role(flag: Any) -> None:
+    settings = from_context(ORGANIZATION | {"organization": flag})
+
+    assert settings.organization is True
+    assert settings.organization_id == "o-abcdefghij"
+    assert settings.organizational_units == ("r-ab12",)
+    assert settings.member_role_name == "trailguard-member"
+
+
+@pytest.mark.parametrize(
+    "units",
+    [
+        ["r-ab12", "ou-ab12-cdefgh34"],
+        '["r-ab12", "ou-ab12-cdefgh34"]',
+        "r-ab12,ou-ab12-cdefgh34",
+        " r-ab12 , ou-ab12-cdefgh34 ,",
+    ],
+    ids=["json-list", "json-encoded-string", "comma-separated", "comma-separated-with-spaces"],
+)
+def test_organizational_units_are_read_as_a_list_in_every_form(units: Any) -> None:
+    settings = from_context(ORGANIZATION | {"organizationalUnits": units})
+
+    assert settings.organizational_units == ("r-ab12", "ou-ab12-cdefgh34")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("organization", "yes"),
+        ("organization", 1),
+        ("organizationId", None),  # missing
+        ("organizationId", "o-abc"),  # too short
+        ("organizationId", "o-ABCDEFGHIJ"),
+        ("organizationId", "abcdefghijkl"),
+        ("organizationId", ["o-abcdefghij"]),
+        ("organizationalUnits", None),  # missing
+        ("organizationalUnits", ""),
+        ("organizationalUnits", "[]"),
+        ("organizationalUnits", "ou-ab12"),
+        ("organizationalUnits", "r-ab12,123456789012"),  # an account id is not a deployment target
+        ("organizationalUnits", "r-AB12"),
+        ("organizationalUnits", "r-ab12,r-ab12"),
+        ("organizationalUnits", "[r-ab12"),
+        ("memberRoleName", "trailguard member"),
+        ("memberRoleName", "x" * 65),
+        ("memberRoleName", "role/trailguard"),
+    ],
+)
+def test_bad_organization_value_stops_the_synth_with_one_sentence_naming_the_key(key: str, value: Any) -> None:
+    context = {k: v for k, v in (ORGANIZATION | {key: value}).items() if v is not None}
+
+    assert_one_sentence_naming(error_for(context), key)
+
+
+@pytest.mark.parametrize("key", ORGANIZATION_KEYS[1:])
+@pytest.mark.parametrize("organization", [None, False, "false"])
+def test_organization_key_without_organization_true_is_an_error(key: str, organization: Any) -> None:
+    value = {"organizationId": "o-abcdefghij", "organizationalUnits": "r-ab12", "memberRoleName": "reader"}[key]
+    context = {key: value} | ({} if organization is None else {"organization": organization})
+
+    message = error_for(context)
+
+    assert_one_sentence_naming(message, key)
+    assert "organization=true" in message
+
+
+def test_required_organization_keys_say_what_they_are() -> None:
+    assert "o-" in error_for({"organization": True, "organizationalUnits": "r-ab12"})
+    assert "r-..." in error_for({"organization": True, "organizationId": "o-abcdefghij"})
+
+
+# ------------------------------------------------------------------------------------- unknown keys
+
+
+@pytest.mark.parametrize("key", ["bogusKey", "region", "remediation_mode", "organisationId", "Regions"])
+def test_unknown_context_key_stops_the_synth_naming_it(key: str) -> None:
+    message = error_for({key: "1"})
+
+    assert_one_sentence_naming(message, key)
+    assert message.startswith(f"{key} is not a context key trailguard knows;")
+    assert all(known in message for known in KEYS)
+
+
+@pytest.mark.parametrize("key", NOT_IMPLEMENTED)
+def test_contract_key_not_implemented_yet_is_refused_by_name(key: str) -> None:
+    message = error_for({key: "true"})
+
+    assert_one_sentence_naming(message, key)
+    assert "not implemented" in message
+
+
+def test_cdk_json_context_and_what_the_cdk_adds_pass() -> None:
+    """cdk.json's feature flags, what the CLI adds to every synth (as app.node.get_all_context() shows it), and
+    context lookups cached in cdk.context.json are the CDK's, never ours to refuse."""
+    cli = {
+        "aws:cdk:enable-path-metadata": True,
+        "aws:cdk:enable-asset-metadata": True,
+        "aws:cdk:version-reporting": True,
+        "aws:cdk:bundling-stacks": ["**"],
+        "aws-cdk:enableDiffNoFail": True,
+        "acknowledged-issue-numbers": [32775],
+        "availability-zones:account=123456789012:region=us-east-1": ["us-east-1a"],
+        "ssm:account=123456789012:parameterName=/x:region=us-east-1": "value",
+        "vpc-provider:account=123456789012:filter.isDefault=true:region=us-east-1:returnAsymmetricSubnets=true": {},
+        "hosted-zone:account=123456789012:domainName=example.com:region=us-east-1": {},
+    }
+
+    assert from_context(CDK_JSON_CONTEXT | cli) == from_context({})
+    assert from_context(CDK_JSON_CONTEXT | cli | ORGANIZATION).organization is True

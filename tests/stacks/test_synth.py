@@ -125,6 +125,48 @@ def test_bad_context_value_stops_the_synth_with_one_sentence_naming_the_key(tmp_
     assert "Traceback" not in done.stderr
 
 
+def test_unknown_context_key_stops_the_synth_naming_it(tmp_path: Path) -> None:
+    done = cdk_synth(tmp_path / "cdk.out", offline_env(tmp_path), {"bogusKey": "1"})
+
+    assert done.returncode != 0
+    ours = [line for line in done.stderr.splitlines() if line.startswith("trailguard:")]
+    assert len(ours) == 1
+    assert ours[0].startswith("trailguard: bogusKey is not a context key trailguard knows; its keys are alertEmails,")
+    assert "Traceback" not in done.stderr
+
+
+ORGANIZATION_CONTEXT = {"organization": "true", "organizationId": "o-abcdefghij", "organizationalUnits": "r-abcd"}
+
+
+def test_organization_configuration_synthesizes_the_hub_and_the_management_stack(tmp_path: Path) -> None:
+    """The README's organization synth, with the pinned CLI: the hub (detector, bus policy, sweep queue, member
+    stack set) and the management account's member stack, which deploys with the caller's own credentials (no
+    bootstrap role to assume); cfn-lint passes on both and on the stack set's template body."""
+    out = tmp_path / "cdk.out"
+    done = cdk_synth(out, offline_env(tmp_path), ORGANIZATION_CONTEXT)
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "deprecated" not in done.stderr, done.stderr
+    templates = sorted(out.glob("*.template.json"))
+    assert [p.name for p in templates] == ["Trailguard-Management.template.json", "Trailguard.template.json"]
+    artifacts = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert "assumeRoleArn" not in artifacts["Trailguard-Management"]["properties"]
+    assert "Trailguard-Management.assets" not in artifacts
+    resources = json.loads((out / "Trailguard.template.json").read_text())["Resources"]
+    [body] = [
+        r["Properties"]["TemplateBody"] for r in resources.values() if r["Type"] == "AWS::CloudFormation::StackSet"
+    ]
+    (tmp_path / "member.json").write_text(body, encoding="utf-8")
+    lint = Path(sys.executable).with_name("cfn-lint")
+
+    linted = subprocess.run(
+        [str(lint), "--ignore-checks", "W3005", "--", *map(str, templates), str(tmp_path / "member.json")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
 # --- the bundled asset, as Lambda would run it ---------------------------------------------------------------
 
 
