@@ -67,14 +67,15 @@ def runtime(context: Any) -> flow.Runtime:
         cloudtrail = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS))
         account = function.account if function else ""
         home = (function.region if function else "") or session.region_name or "us-east-1"
+        table = StateTable(session.client("dynamodb", config=quick), config.state_table)
         organization = _organization(config, session, account, home, function.partition if function else "aws",
-                                     cloudtrail, others)  # fmt: skip
+                                     cloudtrail, others, table)  # fmt: skip
         _runtime = flow.Runtime(
             config=config,
             account=account,
             home=home,
             cloudtrail=cloudtrail,
-            table=StateTable(session.client("dynamodb", config=quick), config.state_table),
+            table=table,
             senders=senders,
             regions=lambda: enabled_regions(ec2()),
             identity=identity,
@@ -86,7 +87,14 @@ def runtime(context: Any) -> flow.Runtime:
 
 
 def _organization(  # noqa: PLR0917 - the container's parts, each built once in runtime()
-    config: HandlerConfig, session: Any, account: str, home: str, partition: str, cloudtrail: Any, others: Any
+    config: HandlerConfig,
+    session: Any,
+    account: str,
+    home: str,
+    partition: str,
+    cloudtrail: Any,
+    others: Any,
+    table: Any,
 ) -> dict[str, Any]:
     """Organization mode's parts (``MEMBER_ROLE_NAME`` set): the member accounts' access, the organization's
     directory and the sweep queue's client; nothing otherwise."""
@@ -101,7 +109,7 @@ def _organization(  # noqa: PLR0917 - the container's parts, each built once in 
     own = lambda service, region: cloudtrail(region) if service == "cloudtrail" else others((service, region))  # noqa: E731
     parts: dict[str, Any] = {
         "access": MemberAccess(session, own_account=account, own_clients=own, role_name=config.member_role_name,
-                               partition=partition, home=home, config=MEMBER_READS),
+                               partition=partition, home=home, config=MEMBER_READS, issued=table.note_issued),
         "directory": Directory(session.client("organizations", config=quick), config.organization_id),
     }  # fmt: skip
     if config.sweep_queue_url:

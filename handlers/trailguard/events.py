@@ -36,6 +36,7 @@ class Actor:
     user_agent: str = ""
     time: str = ""
     invoked_by: str = ""
+    access_key: str = ""  # userIdentity.accessKeyId: tells the detector's own member-role sessions apart
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def actor_of(detail: Mapping[str, Any]) -> Actor:
         user_agent=_text(detail.get("userAgent")),
         time=_text(detail.get("eventTime")),
         invoked_by=_text(identity.get("invokedBy")),
+        access_key=_text(identity.get("accessKeyId")),
     )
 
 

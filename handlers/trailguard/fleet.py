@@ -14,26 +14,34 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .alerts import Alert, AlertFinding
 from .aws import AuditAborted
 from .baseline import Baseline
-from .judge import Policy, TrailState, TrailVerdict
+from .judge import AccountVerdict, Policy, TrailState, TrailVerdict
 from .organization import Account, AccountUnreachable, MemberAccess
-from .rules import SEVERITIES, worst
-from .state_table import StateTable, fingerprint
+from .read import ReadsTimedOut
+from .rules import SEVERITIES, Facts, worst
+from .rules.not_evaluable import NOT_EVALUABLE
+from .state_table import StateTable, Unprocessed, fingerprint
 from .sweep import SweepReport, account_subject, alert_key, plan_sweep, unreachable
 
 ACCOUNTS_AT_ONCE = 32  # accounts read at the same time by one invocation (each with a few reads in flight)
+ACCOUNT_TIME = 15.0  # seconds of reading time an account may need (its reads with their retries): none left, not begun
+ORGANIZATION_SUBJECT = "organization"  # what the sweep reports the organization's own listing under
 READS_PER_ACCOUNT = 4  # an account's own reads in flight: its regions' DescribeTrails, then its trails'
 GROUP_ABOVE = 5  # more alerts than this from one sweep (or one SQS batch) go out as one grouped alert
 GROUP_SHOWN = 40  # lines a grouped alert lists; the rest are counted
 RADIUS_NAMED = 10  # accounts a blast radius names; the rest are counted
 MESSAGE_KIND = "trailguard-sweep-account"
+LOG = logging.getLogger(__name__)
 COVERED, UNCOVERED = "yes", "no"
 
 
@@ -50,8 +58,13 @@ class Radius:
     lost: tuple[tuple[str, str], ...]
     total: int
     unknown: int = 0
+    covering: tuple[str, ...] = ()  # other organization trails that are compliant: they cover every account
 
     def sentence(self, trail: str, organization: str) -> str:
+        if self.covering:
+            names = ", ".join(repr(t) for t in self.covering)
+            return (f"Blast radius: none: every account of {organization or 'the organization'} is still covered by "
+                    f"organization trail {names}.")  # fmt: skip
         if not self.lost:
             return (f"Blast radius: every one of the {self.total} accounts of {organization or 'the organization'} "
                     f"still has a compliant trail of its own besides {trail!r}.")  # fmt: skip
@@ -64,8 +77,11 @@ class Radius:
         )
 
 
-def radius(accounts: Sequence[Account], covered: Mapping[str, str]) -> Radius:
-    """The accounts with no compliant trail of their own (``covered``: subject -> yes/no, as recorded)."""
+def radius(accounts: Sequence[Account], covered: Mapping[str, str], covering: Sequence[str] = ()) -> Radius:
+    """The accounts with no compliant trail of their own (``covered``: subject -> yes/no, as recorded); none
+    when another organization trail (``covering``, the compliant ones) still covers every account."""
+    if covering:
+        return Radius((), len(accounts), covering=tuple(covering))
     lost, unknown = [], 0
     for account in accounts:
         said = covered.get(coverage_subject(account.id), "")
@@ -141,12 +157,45 @@ def unreachable_report(
     return report
 
 
-def sweep_accounts(sweep_id: str, accounts: Sequence[Account], **kwargs: Any) -> list[SweepReport]:
-    """``sweep_account`` for each account, ``ACCOUNTS_AT_ONCE`` at a time, in the accounts' order."""
+def sweep_accounts(
+    sweep_id: str, accounts: Sequence[Account], *, time_left: Callable[[], float] | None = None, **kwargs: Any
+) -> tuple[list[SweepReport], list[Account]]:
+    """``sweep_account`` for each account, ``ACCOUNTS_AT_ONCE`` at a time: the reports, in the accounts' order,
+    and the accounts left for the next sweep, each logged: those not started while ``time_left()`` still
+    allowed ``ACCOUNT_TIME``, and those that failed for now (a throttled role, the state table)."""
     if not accounts:
-        return []
+        return [], []
+
+    def one(account: Account) -> SweepReport | None:
+        if time_left is not None and time_left() < ACCOUNT_TIME:
+            LOG.warning("account %s not swept: the invocation's time ran out", account.id)
+            return None
+        try:
+            return sweep_account(sweep_id, account, **kwargs)
+        except (AccountUnreachable, ClientError, BotoCoreError, Unprocessed, ReadsTimedOut) as error:
+            LOG.warning("account %s not swept this time: %s", account.id, error)
+            return None
+
     with ThreadPoolExecutor(max_workers=min(ACCOUNTS_AT_ONCE, len(accounts)), thread_name_prefix="tg-acct") as pool:
-        return list(pool.map(lambda account: sweep_account(sweep_id, account, **kwargs), accounts))
+        results = list(pool.map(one, accounts))
+    return [r for r in results if r is not None], [a for a, r in zip(accounts, results, strict=True) if r is None]
+
+
+def listing_report(sweep_id: str, why: str, *, home: str, own: str, table: StateTable, action: str) -> SweepReport:
+    """The organization itself as the sweep reports it: ``not-evaluable`` while its accounts cannot be listed
+    (``why``), said once, and said again once they can."""
+    from .alerts import sweep_alert
+
+    message = f"The organization's accounts could not be listed, so only account {own} was swept: {why}."
+    findings = (NOT_EVALUABLE.finding(message, Facts(region=home), account=own),) if why else ()
+    printed = fingerprint(f.rule for f in findings)
+    report = SweepReport(AccountVerdict(own, (), findings))
+    if table.reported([ORGANIZATION_SUBJECT]).get(ORGANIZATION_SUBJECT, "") != printed:
+        key = alert_key(sweep_id, ORGANIZATION_SUBJECT, printed)
+        alert = sweep_alert(key, findings, what="the organization's account list", region=home, account=own,
+                            action=action, trail_name="(organization)")  # fmt: skip
+        report.alerts.append((ORGANIZATION_SUBJECT, printed, alert))
+    return report
 
 
 def record_coverage(reports: Iterable[SweepReport], table: StateTable) -> dict[str, str]:
@@ -254,18 +303,17 @@ def trail_from_json(data: Mapping[str, Any]) -> TrailState:
 
 @dataclass(frozen=True)
 class Order:
-    """One account to sweep, as the scheduled sweep put it on the queue."""
+    """One account to sweep, as the scheduled sweep put it on the queue. The organization's trails, as that
+    sweep read them, are stored once for all its orders (``StateTable.save_shared``), not in each message:
+    a trail with hundreds of selector values would otherwise push ten messages past SQS's batch limit."""
 
     sweep_id: str
     account: Account
     regions: tuple[str, ...]
-    shared: tuple[TrailState, ...]
 
     def body(self) -> str:
-        return json.dumps({
-            "kind": MESSAGE_KIND, "sweep": self.sweep_id, "account": self.account.id, "name": self.account.name,
-            "regions": list(self.regions), "shared": [trail_json(t) for t in self.shared],
-        })  # fmt: skip
+        return json.dumps({"kind": MESSAGE_KIND, "sweep": self.sweep_id, "account": self.account.id,
+                           "name": self.account.name, "regions": list(self.regions)})  # fmt: skip
 
     @classmethod
     def parse(cls, body: str) -> Order:
@@ -277,8 +325,15 @@ class Order:
         if not (len(account) == 12 and account.isdigit()) or not sweep:
             raise ValueError("the message names no account or no sweep")
         regions = tuple(str(r) for r in data.get("regions") or ())
-        shared = tuple(trail_from_json(t) for t in data.get("shared") or ())
-        return cls(sweep, Account(account, str(data.get("name", ""))), regions, shared)
+        return cls(sweep, Account(account, str(data.get("name", ""))), regions)
+
+
+def shared_json(trails: Iterable[TrailState]) -> str:
+    return json.dumps([trail_json(t) for t in trails])
+
+
+def shared_from_json(text: str) -> tuple[TrailState, ...]:
+    return tuple(trail_from_json(t) for t in json.loads(text))
 
 
 def enqueue(sqs: Any, queue_url: str, orders: Sequence[Order], send: Callable[..., Any] | None = None) -> None:

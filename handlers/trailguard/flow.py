@@ -18,25 +18,28 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert, attempt_alert, drift_alert, unjudged_alert
+from .aws import explain
 from .baseline import Baseline
 from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
-from .events import Ignored, Sweep, SweepBatch, TrailCall
+from .events import Actor, Ignored, Sweep, SweepBatch, TrailCall
 from .fix import ActionResult, revert
 from .fleet import (
     Order,
     coverage_subject,
     enqueue,
     grouped,
+    listing_report,
     organization_trails,
     owed,
     radius,
     record_coverage,
-    sweep_account,
+    shared_from_json,
+    shared_json,
     sweep_accounts,
     with_radius,
 )
 from .judge import CallReading, CallVerdict, TrailState, judge_call
-from .organization import SESSION_NAME, AccountUnreachable, Directory, MemberAccess
+from .organization import SESSION_NAME, Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
 from .rules import REGISTRY, Finding
@@ -105,12 +108,20 @@ class Runtime:
         """The regions an organization sweep reads: ``WATCHED_REGIONS``, else those enabled for the detector."""
         return list(self.config.watched_regions) or self.regions()
 
-    def is_own(self, actor_arn: str, account: str = "") -> bool:
-        """Whether a call was made by the detector itself (its role, any session; in a member account, the
-        member role's session that the detector opens)."""
+    def is_own(self, actor: Actor, account: str = "") -> bool:
+        """Whether a call was made by the detector itself: its role, any session; in a member account, a session
+        of the member role that the detector opened, told by its access key (one STS issued to the detector and
+        recorded then), since whoever controls the member account could open a look-alike session."""
+        actor_arn = actor.arn
         if self.access is not None and account and account != self.account:
             role = self.access.role_arn(account).replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
-            return actor_arn == f"{role}/{SESSION_NAME}"
+            if actor_arn != f"{role}/{SESSION_NAME}":
+                return False
+            try:
+                return self.table.issued(actor.access_key)
+            except (ClientError, BotoCoreError, Unprocessed) as error:  # judged then: the revert budget stops a loop
+                LOG.warning("could not tell whether %s is the detector's own session: %s", actor_arn, error)
+                return False
         own = self.identity()
         if ":assumed-role/" in own:
             own = own.rsplit("/", 1)[0] + "/"
@@ -226,7 +237,7 @@ def _handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     outside = rt.outside(call.account)
     if outside:
         return ignored(Ignored(outside, call.event_id, call.event_name))
-    if rt.config.remediation_mode != "off" and rt.is_own(call.actor.arn, call.account):
+    if rt.config.remediation_mode == "on" and rt.is_own(call.actor, call.account):  # only "on" makes calls
         return ignored(Ignored("the detector's own revert: not judged again, so it cannot loop", call.event_id,
                                call.event_name))  # fmt: skip
     if call.failed:
@@ -328,12 +339,10 @@ def _blast_radius(call: TrailCall, verdict: CallVerdict, rt: Runtime) -> Callabl
     except (ClientError, BotoCoreError, Unprocessed) as error:
         LOG.warning("blast radius of %s not known: %s", verdict.trail_arn, error)
         return lambda alert: alert
-    found = radius(members, covered)
-    if any(f.rule == NO_COMPLIANT_TRAIL.id for f in verdict.counted):  # the owner account itself is uncovered
-        found = replace(found, lost=((call.account, rt.account_name(call.account)), *found.lost),
-                        total=found.total + 1)  # fmt: skip
-    else:
-        found = replace(found, total=found.total + 1)
+    covering = [t.trail.name for t in verdict.others if t.compliant and t.trail.description.get("IsOrganizationTrail")]
+    found = replace(radius(members, covered, covering), total=len(members) + 1)
+    if not covering and any(f.rule == NO_COMPLIANT_TRAIL.id for f in verdict.counted):  # the owner is uncovered too
+        found = replace(found, lost=((call.account, rt.account_name(call.account)), *found.lost))
     return lambda alert: with_radius(alert, found, organization)
 
 
@@ -473,106 +482,186 @@ def _sweep_organization(sweep: Sweep, rt: Runtime) -> HandlerResult:
     """Every active account of the organization: the detector's own account first (its reads include the
     organization trails, judged once here), then every other, concurrently or through the sweep queue."""
     assert rt.access is not None and rt.directory is not None
+    notified: set[str] = set()
+    failed: list[str] = []
+    _finish_begun(sweep.event_id, set(), rt, notified, failed)  # first: what they report is then not owed again
     regions, policy = rt.watched(), rt.config.policy
     own = plan_sweep(sweep.event_id, cloudtrail=rt.cloudtrail, regions=regions, home=rt.home,
                      caller_account=lambda: rt.account, policy=policy, table=rt.table, action=SWEEP_ACTION,
                      clients=rt.client, account_name=rt.account_name(rt.account))  # fmt: skip
     shared = tuple(t.trail for t in organization_trails(own.verdict.trails))
-    accounts = rt.directory.accounts()
+    try:
+        accounts, organization = rt.directory.accounts(), rt.directory.organization()
+        why = ""
+    except (ClientError, BotoCoreError) as error:  # the backstop must not go quiet: say so, sweep what it can
+        accounts, organization = (Account(rt.account, ""),), rt.config.organization_id
+        why = explain(error, "organizations")
+    listing = listing_report(sweep.event_id, why, home=rt.home, own=rt.account, table=rt.table, action=SWEEP_ACTION)
     members = [a for a in accounts if a.id != rt.account]
     extra: dict[str, Any] = {"accounts": len(members) + 1}
     if rt.config.sweep_queue_url:
-        enqueue(rt.sqs, rt.config.sweep_queue_url, [Order(sweep.event_id, a, tuple(regions), shared) for a in members])
-        reports = [own]
+        _enqueue(sweep.event_id, members, regions, shared, rt)
+        reports = [own, listing]
         covered = {**rt.table.reported([coverage_subject(a.id) for a in members]), **record_coverage(reports, rt.table)}
         extra["queued"] = len(members)
     else:
-        reports = [own, *sweep_accounts(sweep.event_id, members, access=rt.access, regions=regions, home=rt.home,
-                                        policy=policy, table=rt.table, action=SWEEP_ACTION, shared=shared)]  # fmt: skip
-        covered = record_coverage(reports, rt.table)
-    organization = rt.directory.organization()
+        swept, skipped = sweep_accounts(sweep.event_id, members, time_left=rt.deadline.for_reading, access=rt.access,
+                                        regions=regions, home=rt.home, policy=policy, table=rt.table,
+                                        action=SWEEP_ACTION, shared=shared)  # fmt: skip
+        reports = [own, listing, *swept]
+        covered = {**rt.table.reported([coverage_subject(a.id) for a in skipped]), **record_coverage(reports, rt.table)}
+        extra["skipped"] = [a.id for a in skipped]
     trails = {t.arn for t in shared}
-    found = radius(accounts, covered)
+    covering = [t.trail.name for t in organization_trails(own.verdict.trails) if t.compliant]
+    found = radius(accounts, covered, covering)
     alerts = [
         with_radius(a, found, organization) if a.kind == "sweep-drift" and set(a.reported) & trails else a
         for a in owed(reports)
     ]
     alerts = grouped(sweep.event_id, [_named(a, rt) if not a.account_name else a for a in alerts],
                      organization=organization, home=rt.home, own=rt.account, apart=trails)  # fmt: skip
-    notified: set[str] = set()
-    failed: list[str] = []
-    _finish_begun(sweep.event_id, {a.key for a in alerts}, rt, notified, failed)
     _send_sweep(sweep.event_id, alerts, rt, notified, failed)
     return _sweep_result(sweep, rt, reports, alerts, notified=notified, failed=failed, **extra)
 
 
+def _enqueue(sweep_id: str, members: list[Account], regions: list[str], shared: tuple[TrailState, ...],
+             rt: Runtime) -> None:  # fmt: skip
+    """The sweep's orders on the queue, once per sweep: a retry of the scheduled sweep does not queue them again
+    (an order SQS delivers twice is taken once, see ``handle_batch``)."""
+    done = f"{sweep_id}:queued"
+    if rt.table.sweep_alerts(done):
+        return
+    rt.table.save_shared(sweep_id, shared_json(shared))
+    enqueue(rt.sqs, rt.config.sweep_queue_url, [Order(sweep_id, a, tuple(regions)) for a in members])
+    rt.table.note_sweep_alert(done, "queued")
+
+
+@dataclass
+class _Batch:
+    """One SQS invocation's orders, what became of each, and what it sent."""
+
+    orders: dict[str, Order]  # message id -> order (valid ones)
+    claims: dict[str, Claim] = field(default_factory=dict)  # message id -> the order's claim, when taken here
+    reports: dict[str, SweepReport] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # message id -> why it is handed back to SQS
+    notified: set[str] = field(default_factory=set)
+    failed: list[str] = field(default_factory=list)
+
+
 def handle_batch(batch: SweepBatch, rt: Runtime) -> dict[str, Any]:
-    """The organization sweep's SQS messages, one account each: sweep them, send their changes (grouped), and
-    answer Lambda's partial-batch response. A message that is not a sweep order is logged and dropped (never
-    retried); an account whose alert some channel did not take is retried, and its retry finishes that alert."""
+    """The organization sweep's SQS messages, one account each: sweep them concurrently, send their changes
+    (grouped), and answer Lambda's partial-batch response (Powertools' batch processor). A message that is not
+    a sweep order is logged and dropped (never retried). Each order is claimed (``order:<sweep>:<account>``) so
+    that SQS delivering it twice sweeps the account once; an account not swept in time, or whose alert some
+    channel did not take, is handed back, and its retry finishes that alert rather than sending another."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
     if rt.access is None:
         LOG.warning("SQS sweep messages, but MEMBER_ROLE_NAME is not set: dropped")
         return {"batchItemFailures": []}
-    access = rt.access
-    notified: set[str] = set()
-    failed: list[str] = []
+    work = _Batch(_orders(batch))
+    ready = [m for m, order in work.orders.items() if _take(m, order, work, rt)]
+    by_account = {work.orders[m].account.id: m for m in ready}
+    for sweep_id, accounts in _by_sweep([work.orders[m] for m in ready]).items():
+        swept, skipped = sweep_accounts(sweep_id, accounts, time_left=rt.deadline.for_reading, access=rt.access,
+                                        regions=list(work.orders[by_account[accounts[0].id]].regions), home=rt.home,
+                                        policy=rt.config.policy, table=rt.table, action=SWEEP_ACTION,
+                                        shared=_shared(sweep_id, rt))  # fmt: skip
+        for report in swept:
+            work.reports[by_account[report.verdict.account]] = report
+        for account in skipped:
+            work.failures[by_account[account.id]] = "not swept in time"
+    record_coverage(work.reports.values(), rt.table)
+    _send_batch(work, rt)
+    for message, taken in work.claims.items():
+        if message in work.failures:
+            rt.table.release(f"order:{work.orders[message].sweep_id}:{work.orders[message].account.id}", taken.token)
+        else:
+            order = work.orders[message]
+            rt.table.finish(f"order:{order.sweep_id}:{order.account.id}", taken.token, (), budget=rt.deadline.left)
 
-    def one(record: Any) -> tuple[str, Order, SweepReport | None] | None:
-        try:
-            order = Order.parse(record.body)
-        except ValueError as error:
-            LOG.warning("sweep message %s dropped: %s", record.message_id, error)
-            return None
-        note = f"{order.sweep_id}:{order.account.id}"
-        before = len(failed)
-        if _finish_begun(note, set(), rt, notified, failed):  # a retry: finish what the first try began
-            if len(failed) > before:
-                raise RuntimeError(f"account {order.account.id}: {'; '.join(failed[before:])}")
-            return None
-        report = sweep_account(order.sweep_id, order.account, access=access, regions=list(order.regions),
-                               home=rt.home, policy=rt.config.policy, table=rt.table, action=SWEEP_ACTION,
-                               shared=order.shared)  # fmt: skip
-        return record.message_id, order, report
+    def answer(record: Any) -> None:
+        if record.message_id in work.failures:
+            raise RuntimeError(work.failures[record.message_id])
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    with processor(records=[dict(r) for r in batch.records], handler=one):
-        processed = processor.process()
-    done = [result for status, result, _ in processed if status == "success" and result]
-    answer = processor.response()
-    failures = [item["itemIdentifier"] for item in answer.get("batchItemFailures", [])]
-    record_coverage([report for _, _, report in done if report is not None], rt.table)
-    failures += _send_batch([d for d in done if d[2] is not None], rt, notified, failed)
-    LOG.info("sweep batch: %d message(s), %d failed, channels %s", len(batch.records), len(set(failures)),
-             sorted(notified))  # fmt: skip
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in dict.fromkeys(failures)]}
+    with processor(records=[dict(r) for r in batch.records], handler=answer):
+        processor.process()
+    LOG.info("sweep batch: %d message(s), %d handed back, channels %s", len(batch.records), len(work.failures),
+             sorted(work.notified))  # fmt: skip
+    return dict(processor.response())
 
 
-def _send_batch(
-    done: list[tuple[str, Order, SweepReport]], rt: Runtime, notified: set[str], failed: list[str]
-) -> list[str]:
+def _orders(batch: SweepBatch) -> dict[str, Order]:
+    orders = {}
+    for record in batch.records:
+        message = str(record.get("messageId", ""))
+        try:
+            orders[message] = Order.parse(str(record.get("body", "")))
+        except ValueError as error:
+            LOG.warning("sweep message %s dropped: %s", message, error)
+    return orders
+
+
+def _by_sweep(orders: list[Order]) -> dict[str, list[Account]]:
+    found: dict[str, list[Account]] = {}
+    for order in orders:
+        found.setdefault(order.sweep_id, []).append(order.account)
+    return found
+
+
+def _take(message: str, order: Order, work: _Batch, rt: Runtime) -> bool:
+    """Whether this invocation sweeps the order: it claimed it, and no earlier try of it owes an alert (that
+    alert is finished instead: a retry sends what the first try began, not a new one)."""
+    try:
+        taken = rt.table.claim(f"order:{order.sweep_id}:{order.account.id}", rt.deadline.ms())
+        if taken.duplicate:  # swept already, or being swept by another invocation (a message delivered twice)
+            return False
+        work.claims[message] = taken
+        before = len(work.failed)
+        if _finish_begun(f"{order.sweep_id}:{order.account.id}", set(), rt, work.notified, work.failed):
+            if len(work.failed) > before:
+                work.failures[message] = "; ".join(work.failed[before:])
+            return False
+    except (ClientError, BotoCoreError, Unprocessed) as error:
+        work.failures[message] = f"the state table: {error}"
+        return False
+    return True
+
+
+_SHARED: dict[str, tuple[TrailState, ...]] = {}  # sweep id -> its organization trails, per container
+
+
+def _shared(sweep_id: str, rt: Runtime) -> tuple[TrailState, ...]:
+    """The organization trails the scheduled sweep read, as it stored them for its orders."""
+    if sweep_id not in _SHARED:
+        text = rt.table.shared(sweep_id)
+        if text is None:
+            LOG.warning("sweep %s stored no organization trails: the accounts are judged on their own trails", sweep_id)
+        _SHARED.clear()  # one sweep at a time is enough to keep
+        _SHARED[sweep_id] = shared_from_json(text) if text else ()
+    return _SHARED[sweep_id]
+
+
+def _send_batch(work: _Batch, rt: Runtime) -> None:
     """The batch's alerts, grouped per sweep, each noted under every account it reports on before it is sent;
-    the messages whose alert some channel did not take."""
+    the orders whose alert some channel did not take are handed back."""
     organization = ""
     if rt.directory is not None:
         try:
             organization = rt.directory.organization()
         except (ClientError, BotoCoreError) as error:
             LOG.warning("organization not known: %s", error)
-    by_sweep: dict[str, list[tuple[str, Order, SweepReport]]] = {}
-    for item in done:
-        by_sweep.setdefault(item[1].sweep_id, []).append(item)
-    failures = []
+    by_sweep: dict[str, list[tuple[str, SweepReport]]] = {}
+    for message, report in work.reports.items():
+        by_sweep.setdefault(work.orders[message].sweep_id, []).append((message, report))
     for sweep_id, items in by_sweep.items():
-        source = {subject: (message_id, order) for message_id, order, report in items
-                  for subject, _, _ in report.alerts}  # fmt: skip
-        alerts = grouped(sweep_id, owed(r for _, _, r in items), organization=organization, home=rt.home,
+        source = {subject: message for message, report in items for subject, _, _ in report.alerts}
+        alerts = grouped(sweep_id, owed(r for _, r in items), organization=organization, home=rt.home,
                          own=rt.account)  # fmt: skip
         for alert in alerts:
-            senders = dict(source[s] for s in alert.reported if s in source)  # message id -> order
-            for order in senders.values():
-                rt.table.note_sweep_alert(f"{sweep_id}:{order.account.id}", alert.key)
-            if _send_sweep(f"{sweep_id}:batch", [alert], rt, notified, failed):
-                failures += list(senders)
-    return failures
+            senders = sorted({source[s] for s in alert.reported if s in source})
+            for message in senders:
+                rt.table.note_sweep_alert(f"{sweep_id}:{work.orders[message].account.id}", alert.key)
+            if _send_sweep(f"{sweep_id}:batch", [alert], rt, work.notified, work.failed):
+                work.failures.update(dict.fromkeys(senders, "a channel did not take its alert"))

@@ -234,6 +234,7 @@ class CallVerdict:
     findings: tuple[Finding, ...]
     baseline: Baseline | None = None
     unread: str = ""  # reads that failed for now, when the judgement had to be made anyway (the last attempt)
+    others: tuple[TrailVerdict, ...] = ()  # the account's other trails, when they had to be judged too
 
     @property
     def trail_arn(self) -> str | None:
@@ -271,11 +272,12 @@ def judge_call(  # noqa: PLR0917 - the call's trail, as the event named it, then
         deleted = TRAIL_DELETED.finding(message, facts, account=account,
                                         severity="high" if verdict.covered else "critical")  # fmt: skip
         (deleted,) = _exempted([deleted], account, policy)
-        return CallVerdict(None, (deleted, *verdict.findings), reading.baseline)
+        return CallVerdict(None, (deleted, *verdict.findings), reading.baseline, others=verdict.trails)
     alone = evaluate_account(account, [reading.trail], policy, region)
     if alone.covered:
         return CallVerdict(reading.trail, alone.trails[0].findings, reading.baseline)
     if others is None:
         return None
     verdict = evaluate_account(account, [reading.trail, *others], policy, region)
-    return CallVerdict(reading.trail, (*verdict.trails[0].findings, *verdict.findings), reading.baseline)
+    return CallVerdict(reading.trail, (*verdict.trails[0].findings, *verdict.findings), reading.baseline,
+                       others=verdict.trails[1:])  # fmt: skip

@@ -14,6 +14,7 @@ outside any account fails rather than acting as the detector.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
     from botocore.credentials import Credentials
 
 Clients = Callable[[str, str], Any]  # (service, region) -> client
+LOG = logging.getLogger(__name__)
 RENEW_BEFORE = 300.0  # seconds before STS credentials expire when they are renewed (a call may take a while)
 SESSION_NAME = "trailguard"
+NEW_ACCOUNT_RECHECK = 30.0  # seconds: an account not in a list older than this is looked for in a fresh one
 _ACTING: ContextVar[Credentials | None] = ContextVar("trailguard_acting_for", default=None)
 
 
@@ -66,6 +69,8 @@ class _ActingFor:
         self._credentials = credentials
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("get_paginator", "get_waiter"):  # they would call outside the account: refuse, loudly
+            raise AttributeError(f"{name} is not available on a client acting for a member account")
         attribute = getattr(self._client, name)
         if name.startswith("_") or not callable(attribute):
             return attribute
@@ -95,12 +100,14 @@ class MemberAccess:
         home: str,
         config: Config,
         clock: Callable[[], float] = time.time,
+        issued: Callable[[str, float], None] | None = None,
     ) -> None:
         import boto3
         import botocore.session
 
         self.own_account, self.role_name, self.partition = own_account, role_name, partition
         self._own, self._clock = own_clients, clock
+        self._issued = issued  # told of every access key STS issues (to recognize the detector's own calls)
         self._sts = session.client("sts", region_name=home, config=config)
         unsigned = botocore.session.Session()
         unsigned.register_component("credential_provider", _NoCredentials())
@@ -147,6 +154,11 @@ class MemberAccess:
             credentials = Credentials(got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"])
             expires = got["Expiration"].timestamp() if hasattr(got["Expiration"], "timestamp") else 0.0
             self._credentials[account] = (credentials, expires or self._clock() + 3600)
+            if self._issued is not None:
+                try:
+                    self._issued(str(got["AccessKeyId"]), self._credentials[account][1])
+                except (ClientError, BotoCoreError) as error:  # its reverts would then be judged again: no loss
+                    LOG.warning("access key of %s not recorded: %s", role, error)
             return credentials
 
 
@@ -177,16 +189,26 @@ class Directory:
                 self._organization = str(self._client.describe_organization()["Organization"]["Id"])
             return self._organization
 
-    def accounts(self) -> tuple[Account, ...]:
-        """Every active account, in id order (ListAccounts, paginated, at most once per ``ttl``)."""
+    def accounts(self, fresher_than: float | None = None) -> tuple[Account, ...]:
+        """Every active account, in id order (ListAccounts, paginated, at most once per ``ttl``, or per
+        ``fresher_than`` seconds when given). When the listing fails the last good one is kept (and the error
+        raised only when there is none)."""
+        limit = self._ttl if fresher_than is None else fresher_than
         with self._lock:
-            if self._accounts is None or self._clock() - self._at > self._ttl:
-                found = []
-                for page in self._client.get_paginator("list_accounts").paginate():
-                    for item in page.get("Accounts", []):
-                        if (item.get("State") or item.get("Status")) == "ACTIVE":
-                            found.append(Account(str(item["Id"]), str(item.get("Name", ""))))
-                self._accounts, self._at = tuple(sorted(found, key=lambda a: a.id)), self._clock()
+            if self._accounts is None or self._clock() - self._at > limit:
+                try:
+                    found = []
+                    for page in self._client.get_paginator("list_accounts").paginate():
+                        for item in page.get("Accounts", []):
+                            if (item.get("State") or item.get("Status")) == "ACTIVE":
+                                found.append(Account(str(item["Id"]), str(item.get("Name", ""))))
+                except (ClientError, BotoCoreError):
+                    if self._accounts is None:
+                        raise
+                    LOG.warning("the organization's accounts could not be listed again; the last list is used")
+                    self._at = self._clock()  # not asked again at once: a throttled listing is not hammered
+                else:
+                    self._accounts, self._at = tuple(sorted(found, key=lambda a: a.id)), self._clock()
             return self._accounts
 
     def name(self, account: str) -> str:
@@ -204,7 +226,9 @@ class Directory:
             organization = self.organization()
             if self.expected and organization != self.expected:
                 return f"the detector's organization is {organization}, not ORGANIZATION_ID {self.expected}"
-            if all(a.id != account for a in self.accounts()):
+            if all(a.id != account for a in self.accounts()) and all(
+                a.id != account for a in self.accounts(fresher_than=NEW_ACCOUNT_RECHECK)
+            ):  # a new account is listed again before its calls are turned away
                 return f"account {account} is not an active account of organization {organization}"
         except (ClientError, BotoCoreError):
             return ""

@@ -332,6 +332,24 @@ class StateTable:
                 return False
             raise
 
+    def save_shared(self, sweep_id: str, text: str) -> None:
+        """What every account of an organization sweep shares (its organization trails as read), stored once
+        for the accounts the sweep put on its queue (compressed; kept as long as an alert record)."""
+        expires = str(int(self.clock()) + ALERT_TTL)
+        self._put_many([{"pk": {"S": f"shared#{sweep_id}"}, "doc_z": {"B": pack(text)}, "expires_at": {"N": expires}}])
+
+    def shared(self, sweep_id: str) -> str | None:
+        item = self._get_many("shared#", [sweep_id]).get(sweep_id)
+        return unpack(item["doc_z"]["B"]) if item and "doc_z" in item else None
+
+    def note_issued(self, access_key: str, expires: float) -> None:
+        """Remember an access key STS issued to the detector (a member-role session), until it expires, so that
+        any container can tell the detector's own calls from a look-alike session of the same role."""
+        self._put_many([{"pk": {"S": f"issued#{access_key}"}, "expires_at": {"N": str(int(expires))}}])
+
+    def issued(self, access_key: str) -> bool:
+        return bool(access_key) and access_key in self._get_many("issued#", [access_key])
+
     def set_reported(self, fingerprints: Mapping[str, str]) -> None:
         """Remember what was reported for each subject (one BatchWriteItem per 25 subjects)."""
         now = str(int(self.clock()))

@@ -12,10 +12,14 @@ from typing import Any
 import boto3
 import pytest
 
+import drift_handler
 from tests.events import event, scheduled
+from trailguard_dev.dynamodb import scan_all
+from trailguard_dev.emulator import environment
 from trailguard_dev.organization import ALL_MANAGEMENT_EVENTS, Organization, build_organization, client_as
+from trailguard_dev.proxy import Fault, FaultProxy
 
-from .conftest import ACCOUNT, REGION, Detector, run_trailguard
+from .conftest import ACCOUNT, REGION, TABLE, Detector, run_trailguard
 
 pytestmark = pytest.mark.integration
 
@@ -275,8 +279,6 @@ def test_audit_organization_exit_codes_follow_the_worst_account(
 def test_a_member_trail_is_reverted_through_the_member_role_and_that_revert_is_not_judged_again(
     detector: Detector, org: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import drift_handler
-
     monkeypatch.setenv("REMEDIATION_MODE", "on")
     monkeypatch.setattr(drift_handler, "_runtime", None)
     detector.run(scheduled())  # the sweep records prod's trail as its baseline
@@ -289,7 +291,123 @@ def test_a_member_trail_is_reverted_through_the_member_role_and_that_revert_is_n
     assert [(a["action"], a["result"]) for a in result["actions"]] == [("StartLogging", "done")]
     assert member.get_trail_status(Name="own")["IsLogging"] is True
     role = f"arn:aws:sts::{prod}:assumed-role/{org.role_name}/trailguard"  # the detector's own session
-    own_revert = event("updatetrail_single_region", trail="own", account=prod,
-                       userIdentity={"type": "AssumedRole", "accountId": prod, "arn": role})  # fmt: skip
+    issued = {item["pk"]["S"].removeprefix("issued#") for item in scan_all(boto3.client("dynamodb", region_name=REGION),
+              TABLE) if item["pk"]["S"].startswith("issued#")}  # fmt: skip
+    assert drift_handler._runtime is not None and drift_handler._runtime.access is not None
+    key = drift_handler._runtime.access.credentials(prod).access_key  # the session the revert was made with
+    assert len(issued) == 3 and key in issued  # one AssumeRole per member account, each recorded
+    own_revert = event(
+        "updatetrail_single_region",
+        trail="own",
+        account=prod,
+        userIdentity={"type": "AssumedRole", "accountId": prod, "arn": role, "accessKeyId": key},
+    )
     ignored = detector.run(own_revert)
     assert ignored["status"] == "ignored" and "own revert" in ignored["reason"]
+    # whoever controls prod may open a session of the same role with the same name: it is judged all the same
+    look_alike = event(
+        "updatetrail_single_region",
+        trail="own",
+        account=prod,
+        userIdentity={"type": "AssumedRole", "accountId": prod, "arn": role, "accessKeyId": "ASIAFAKE"},
+    )
+    assert detector.run(look_alike)["status"] != "ignored"
+
+
+# --- the sweep on a bad day ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def faulty(detector: Detector) -> Iterator[FaultProxy]:
+    """The emulator behind the fault proxy, with this process's boto3 (and a fresh container) pointed at it."""
+    with FaultProxy(detector.emu.endpoint) as proxy, environment(proxy.environ()):
+        drift_handler._runtime = None
+        yield proxy
+
+
+def test_a_retried_sweep_finishes_its_grouped_alert_and_does_not_group_those_accounts_again(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = organization(monkeypatch, *(f"team-{n}" for n in range(7)))
+    for name in org.members.values():
+        own_trail(org.account(name))
+    detector.run(scheduled())
+    for name in list(org.members.values())[:6]:
+        client_as(org.account(name), "cloudtrail").stop_logging(Name="own")
+    detector.slack.fail_next(1, status=404, error="no_service")  # the group reaches email, not Slack
+    sweep = scheduled()
+
+    with pytest.raises(drift_handler.DeliveryFailed):
+        detector.run(sweep)
+    client_as(org.account("team-6"), "cloudtrail").stop_logging(Name="own")  # one more drifts meanwhile
+    retried = detector.run(sweep)  # Lambda's retry of the same scheduled event
+
+    texts, emails = detector.slack_texts(), detector.inbox()
+    assert len(emails) == 2 and len(texts) == 2, (texts, [e["Subject"] for e in emails])
+    assert "changes in 6 accounts" in texts[0] and "changes in 6 accounts" in emails[0]["Message"]
+    assert org.account("team-6") in texts[1] and org.account("team-0") not in texts[1]
+    assert retried["status"] == "drift" and sorted(retried["notified"]) == ["slack", "sns"]
+
+
+def test_an_order_delivered_twice_sweeps_the_account_once(
+    detector: Detector, org: Organization, sweep_queue: str
+) -> None:
+    client_as(org.account("prod"), "cloudtrail").stop_logging(Name="own")
+    detector.run(scheduled())
+    messages = _received(sweep_queue)
+    prod = next(m for m in messages if json.loads(m["Body"])["account"] == org.account("prod"))
+    twice = {**prod, "MessageId": str(uuid.uuid4())}  # SQS may deliver a message more than once
+
+    first = detector.run(_sqs_event(messages))
+    second = detector.run(_sqs_event([twice]))
+
+    assert first == second == {"batchItemFailures": []}
+    assert len(detector.slack_texts()) == 1 and len(detector.inbox()) == 1
+
+
+def test_a_retried_scheduled_sweep_does_not_queue_its_orders_again(
+    detector: Detector, org: Organization, sweep_queue: str
+) -> None:
+    sweep = scheduled()
+    detector.run(sweep)
+    detector.run(sweep)
+
+    assert len(_received(sweep_queue)) == 3
+
+
+def test_with_a_second_organization_trail_a_stopped_one_has_no_blast_radius(
+    detector: Detector, org: Organization
+) -> None:
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    cloudtrail.create_trail(Name="security-org-trail", S3BucketName="trailguard-org-logs", IsMultiRegionTrail=True,
+                            IsOrganizationTrail=True)  # fmt: skip
+    cloudtrail.put_event_selectors(TrailName="security-org-trail", EventSelectors=ALL_MANAGEMENT_EVENTS)
+    cloudtrail.start_logging(Name="security-org-trail")
+    detector.run(scheduled())
+    cloudtrail.stop_logging(Name="org-trail")
+
+    result = detector.run(event("stoplogging_cli", trail="org-trail"))
+
+    assert rules(result) == [("logging-stopped", "high")]
+    [text] = detector.slack_texts()
+    assert "CRITICAL" not in text
+    assert "still covered by organization trail 'security-org-trail'" in text
+
+
+def test_a_sweep_that_cannot_list_the_organization_sweeps_its_own_account_and_says_so_once(
+    detector: Detector, org: Organization, faulty: FaultProxy
+) -> None:
+    boto3.client("cloudtrail", region_name=REGION).stop_logging(Name="org-trail")
+    faulty.add(Fault("ListAccounts", status=400, code="AccessDeniedException", times=-1))
+
+    swept = detector.run(scheduled())
+    again = detector.run(scheduled())
+
+    rules_found = [f["rule"] for f in swept["findings"]]
+    assert "logging-stopped" in rules_found and "not-evaluable" in rules_found
+    texts = detector.slack_texts()
+    assert any("could not be listed" in t and "AccessDenied" in t for t in texts)
+    assert again["notified"] == []  # said once
+    faulty.clear()
+    detector.run(scheduled())
+    assert any("compliant again" in t and "(organization)" in t for t in detector.slack_texts()[len(texts) :])

@@ -16,7 +16,16 @@ from trailguard.alerts import Alert
 from trailguard.baseline import Baseline
 from trailguard.config import ConfigError, HandlerConfig
 from trailguard.fix import revert
-from trailguard.fleet import GROUP_ABOVE, Order, Radius, grouped, radius, with_radius
+from trailguard.fleet import (
+    GROUP_ABOVE,
+    Order,
+    Radius,
+    grouped,
+    radius,
+    shared_from_json,
+    shared_json,
+    with_radius,
+)
 from trailguard.judge import CallVerdict, Policy, TrailState, evaluate_trail
 from trailguard.organization import Account, AccountUnreachable, Directory, MemberAccess
 
@@ -163,19 +172,20 @@ def test_an_sqs_batch_is_a_sweep_batch_and_anything_else_in_records_is_ignored()
     assert isinstance(events.parse({"Records": []}), events.Ignored)
 
 
-def test_a_sweep_order_carries_the_organization_trail_with_its_times() -> None:
+def test_a_sweep_order_is_small_and_the_organization_trails_it_shares_keep_their_times_and_baseline() -> None:
     when = datetime.datetime(2026, 11, 28, 8, 30, tzinfo=datetime.UTC)
     description = trail("org", account=ACCOUNT, IsOrganizationTrail=True)
     baseline = Baseline.of(description, {"EventSelectors": []})
     org = TrailState(description, {"IsLogging": True, "StartLoggingTime": when}, {"EventSelectors": []},
                      baseline=replace(baseline, recorded_at=1_700_000_000))  # fmt: skip
-    order = Order("sweep-1", Account(OTHER_ACCOUNT, "prod"), ("us-east-1",), (org,))
+    order = Order("sweep-1", Account(OTHER_ACCOUNT, "prod"), ("us-east-1",))
 
-    back = Order.parse(order.body())
-
-    assert back == order
-    assert back.shared[0].baseline is not None and back.shared[0].baseline.recorded_at == 1_700_000_000
-    assert back.shared[0].status is not None and back.shared[0].status["StartLoggingTime"] == when
+    assert Order.parse(order.body()) == order
+    assert len(order.body()) < 300  # the trails are stored once for the sweep, not carried by every message
+    (back,) = shared_from_json(shared_json([org]))
+    assert back == org
+    assert back.baseline is not None and back.baseline.recorded_at == 1_700_000_000
+    assert back.status is not None and back.status["StartLoggingTime"] == when
     for body in ("[]", json.dumps({"kind": "other"}), json.dumps({"kind": "trailguard-sweep-account", "sweep": "s",
                                                                   "account": "12"})):  # fmt: skip
         with pytest.raises(ValueError):
@@ -216,6 +226,10 @@ def test_the_blast_radius_names_the_accounts_left_uncovered_and_makes_the_alert_
     text = found.sentence("org", "o-x")
     assert "12 of 14 accounts of o-x lost their only compliant trail" in text
     assert "(4 not swept yet" in text and "and 2 more" in text and "000000000000" not in text
+    assert radius(accounts, covered, ["security-org-trail"]).lost == ()  # another organization trail covers all
+    assert "still covered by organization trail 'security-org-trail'" in radius(
+        accounts, covered, ["security-org-trail"]
+    ).sentence("org", "o-x")
     before = replace(alert(1), severity="high", findings=())
     assert with_radius(before, Radius((), 3), "o-x").severity == "high"
     assert "every one of the 3 accounts" in with_radius(before, Radius((), 3), "o-x").summary
