@@ -36,11 +36,14 @@ from .member import member_template
 from .settings import DeploySettings
 
 # The sweep queue holds one message per account. Each message makes the Lambda assume the member role and read
-# every watched region of that account, so a few concurrent invocations with a few accounts each keep the
-# organization's API calls (STS, CloudTrail, EC2 DescribeRegions) well below their throttling limits while a
-# sweep of hundreds of accounts still finishes within minutes.
-SWEEP_BATCH_SIZE = 10  # accounts per invocation; with partial-batch answers only the failed accounts come back
-SWEEP_BATCH_WINDOW = Duration.seconds(5)  # wait a little for a fuller batch: the sweep enqueues all at once
+# every watched region of that account; each member account's calls are its own (CloudTrail and STS limits are
+# per account), and a few concurrent invocations keep the hub's STS calls and Lambda concurrency modest while a
+# sweep of a thousand accounts still finishes within minutes.
+# Accounts per invocation: the handler sweeps a batch's accounts concurrently (32 at a time) and sends their
+# changes as one grouped alert, so a larger batch means fewer messages when many accounts drift at once (1,000
+# accounts: about ten). With partial-batch answers only the accounts that failed come back.
+SWEEP_BATCH_SIZE = 100
+SWEEP_BATCH_WINDOW = Duration.seconds(10)  # wait for a full batch: the sweep enqueues every account at once
 SWEEP_MAX_CONCURRENCY = 5  # SQS ScalingConfig.MaximumConcurrency (2 at least): invocations at once
 SWEEP_MAX_RECEIVES = 3  # an account that fails three times waits in the sweep's dead-letter queue
 # Lambda's advice for an SQS source: a visibility timeout of at least six times the function's timeout (plus

@@ -225,7 +225,7 @@ def test_sweep_queue_invokes_the_same_lambda_in_small_batches_at_bounded_concurr
         "ScalingConfig": {"MaximumConcurrency": SWEEP_MAX_CONCURRENCY},
     }
     assert 2 <= SWEEP_MAX_CONCURRENCY <= 10  # SQS's minimum is 2; member accounts' API limits want few
-    assert 1 <= SWEEP_BATCH_SIZE <= 10
+    assert 10 <= SWEEP_BATCH_SIZE <= 1000
 
 
 def test_sweep_dead_letters_alarm_to_the_alert_topic(any_org: Deployment) -> None:
