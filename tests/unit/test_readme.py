@@ -57,6 +57,8 @@ AWS_ONLY: dict[str, str] = {
     "aws dynamodb delete-table": "deletes the deployed state table",
     "aws logs delete-log-group": "deletes the deployed log group",
     "aws dynamodb delete-item": "deletes a baseline from the deployed state table",
+    "aws cloudformation activate-organizations-access": "changes a real organization's StackSets settings",
+    "aws organizations register-delegated-administrator": "registers a delegated administrator in a real organization",
 }
 
 
