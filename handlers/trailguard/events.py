@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .arn import TrailArn, account_of, partition_of
@@ -36,7 +36,8 @@ class Actor:
     user_agent: str = ""
     time: str = ""
     invoked_by: str = ""
-    access_key: str = ""  # userIdentity.accessKeyId: tells the detector's own member-role sessions apart
+    # userIdentity.accessKeyId: tells the detector's own member-role sessions apart (not part of who called)
+    access_key: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
