@@ -411,3 +411,25 @@ def test_a_sweep_that_cannot_list_the_organization_sweeps_its_own_account_and_sa
     faulty.clear()
     detector.run(scheduled())
     assert any("compliant again" in t and "(organization)" in t for t in detector.slack_texts()[len(texts) :])
+
+
+def test_a_control_tower_member_audited_on_its_own_is_compliant_through_the_organization_trail(
+    detector: Detector, org: Organization
+) -> None:
+    import os
+
+    from trailguard_dev.organization import member_session
+
+    credentials = member_session(org.account("dev")).get_credentials()
+    assert credentials is not None
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": credentials.access_key, "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+           "AWS_SESSION_TOKEN": str(credentials.token)}  # fmt: skip
+
+    done = run_trailguard("audit", "--region", REGION, "--json", env=env)
+
+    assert done.code == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["account"] == org.account("dev") and report["compliant"] is True
+    [trail] = report["trails"]
+    assert trail["organization_trail"] is True and trail["compliant"] is True
+    assert [f["rule"] for f in report["findings"]] == ["organization-trail-elsewhere"]
