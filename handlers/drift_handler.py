@@ -69,7 +69,7 @@ def runtime(context: Any) -> flow.Runtime:
         home = (function.region if function else "") or session.region_name or "us-east-1"
         table = StateTable(session.client("dynamodb", config=quick), config.state_table)
         organization = _organization(config, session, account, home, function.partition if function else "aws",
-                                     cloudtrail, others, table)  # fmt: skip
+                                     cloudtrail, others)  # fmt: skip
         _runtime = flow.Runtime(
             config=config,
             account=account,
@@ -94,7 +94,6 @@ def _organization(  # noqa: PLR0917 - the container's parts, each built once in 
     partition: str,
     cloudtrail: Any,
     others: Any,
-    table: Any,
 ) -> dict[str, Any]:
     """Organization mode's parts (``MEMBER_ROLE_NAME`` set): the member accounts' access, the organization's
     directory and the sweep queue's client; nothing otherwise."""
@@ -109,7 +108,7 @@ def _organization(  # noqa: PLR0917 - the container's parts, each built once in 
     own = lambda service, region: cloudtrail(region) if service == "cloudtrail" else others((service, region))  # noqa: E731
     parts: dict[str, Any] = {
         "access": MemberAccess(session, own_account=account, own_clients=own, role_name=config.member_role_name,
-                               partition=partition, home=home, config=MEMBER_READS, issued=table.note_issued),
+                               partition=partition, home=home, config=MEMBER_READS),
         "directory": Directory(session.client("organizations", config=quick), config.organization_id),
     }  # fmt: skip
     if config.sweep_queue_url:

@@ -28,6 +28,10 @@ its Action covers ``sts:AssumeRole`` and its ``AWS`` principal is ``*``, the cal
 caller is a session of, or the caller's account (its id or its ``:root`` ARN). Conditions and the caller's
 own IAM policies are not evaluated. The caller is who moto's GetCallerIdentity says it is.
 
+**Speed, not behaviour.** moto finds the account of every request by scanning every account's access keys,
+so each call costs more the more accounts the emulator holds (two thirds of its time with a thousand). The
+account found for a key is remembered, and checked (one lookup) before it is used again.
+
 **Reset.** ``POST /moto-api/reset`` also forgets which accounts are members of an organization (moto keeps
 that map across resets, so a member of a discarded organization would still see its trails).
 
@@ -83,6 +87,7 @@ def install() -> None:
         _patch_cloudtrail()
         _patch_sts()
         _patch_reset()
+        _patch_account_lookup()
         setattr(CloudTrailResponse, _MARK, True)
 
 
@@ -246,3 +251,30 @@ def _patch_reset() -> None:
         organizations_backends.master_accounts.clear()
 
     setattr(BackendDict, "reset", classmethod(reset))  # noqa: B010 (mypy: a method is not assignable)
+
+
+# --- the account of a request, found once per access key ----------------------------------------------------
+
+
+def _patch_account_lookup() -> None:
+    import moto.iam.models as iam_models
+
+    original = iam_models.get_account_id_from
+    known: dict[str, tuple[str, str]] = {}  # access key -> (account, partition)
+
+    def account_of(access_key: str) -> str:
+        hit = known.get(access_key)
+        if hit is not None:
+            account, partition = hit
+            backend = iam_backends.get(account)
+            if backend is not None and access_key in backend[partition].access_keys:
+                return account
+        account = original(access_key)
+        for partition in ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"):
+            backend = iam_backends.get(account)
+            if backend is not None and partition in backend and access_key in backend[partition].access_keys:
+                known[access_key] = (account, partition)
+                break
+        return account
+
+    iam_models.get_account_id_from = account_of

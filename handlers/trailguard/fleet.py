@@ -120,6 +120,7 @@ def sweep_account(
     table: StateTable,
     action: str,
     shared: tuple[TrailState, ...],
+    known: Mapping[str, str] | None = None,
 ) -> SweepReport:
     """One member account through its role, with the organization's trails as already read. An account whose
     role cannot be assumed (or that cannot be read at all) is ``not-evaluable``, with the reason."""
@@ -129,6 +130,7 @@ def sweep_account(
             sweep_id, cloudtrail=lambda region: clients("cloudtrail", region), regions=regions, home=home,
             caller_account=lambda: account.id, policy=policy, table=table, action=action, clients=clients,
             shared=shared, own_account=access.own_account, account_name=account.name, workers=READS_PER_ACCOUNT,
+            known=known,
         )  # fmt: skip
     except AccountUnreachable as error:
         if error.retry:
@@ -198,16 +200,27 @@ def listing_report(sweep_id: str, why: str, *, home: str, own: str, table: State
     return report
 
 
-def record_coverage(reports: Iterable[SweepReport], table: StateTable) -> dict[str, str]:
+def record_coverage(
+    reports: Iterable[SweepReport], table: StateTable, known: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Remember, for each account read, whether a compliant trail of its own covers it (for the blast radius
-    of a later organization trail change)."""
+    of a later organization trail change); only what changed from ``known`` (as already read) is written."""
     covered = {
         coverage_subject(r.verdict.account): COVERED if r.own_covered else UNCOVERED
         for r in reports
         if r.own_covered is not None
     }
-    table.set_reported(covered)
+    known = known or {}
+    table.set_reported({subject: said for subject, said in covered.items() if known.get(subject) != said})
     return covered
+
+
+def known_reports(table: StateTable, accounts: Iterable[Account], own: str) -> dict[str, str]:
+    """What was reported about each account and its coverage, read at once for the whole sweep (100 keys a
+    call), with "" for what was never reported: each account's sweep then reads only its own trails'."""
+    subjects = [s for a in accounts for s in (account_subject(a.id, own), coverage_subject(a.id))]
+    found = table.reported(subjects)
+    return {subject: found.get(subject, "") for subject in subjects}
 
 
 def owed(reports: Iterable[SweepReport]) -> list[Alert]:

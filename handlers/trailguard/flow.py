@@ -28,6 +28,7 @@ from .fleet import (
     coverage_subject,
     enqueue,
     grouped,
+    known_reports,
     listing_report,
     organization_trails,
     owed,
@@ -306,6 +307,7 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
         first = widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt))
         rt.table.announce(call.event_id, taken.token, first.to_json(), ())
+        _note_own_session(call.account, rt)
     results, planned = revert(verdict, mode, rt.config.policy, rt.table,
                               lambda service, where: rt.clients_of(call.account)(service, where),  # noqa: PLW0108 - the member role is assumed only if a revert is made
                               since=_change_time(call.actor.time), time_left=rt.deadline.for_reading,
@@ -317,6 +319,20 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     if mode == "on":
         rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
     return results, alert
+
+
+def _note_own_session(account: str, rt: Runtime) -> None:
+    """Before reverting in a member account: record the access key of the member-role session the revert is
+    made with, so that the events of the revert are known as the detector's own (``Runtime.is_own``). Best
+    effort: if it fails, those events are judged again (the trail is compliant by then, or the revert budget
+    stops a loop)."""
+    if rt.access is None or account == rt.account:
+        return
+    try:
+        access_key, expires = rt.access.session_key(account)
+        rt.table.note_issued(access_key, expires)
+    except (AccountUnreachable, ClientError, BotoCoreError, Unprocessed) as error:
+        LOG.warning("the revert's session in %s was not recorded: %s", account, error)
 
 
 def _named(alert: Alert, rt: Runtime) -> Alert:
@@ -505,11 +521,12 @@ def _sweep_organization(sweep: Sweep, rt: Runtime) -> HandlerResult:
         covered = {**rt.table.reported([coverage_subject(a.id) for a in members]), **record_coverage(reports, rt.table)}
         extra["queued"] = len(members)
     else:
+        known = known_reports(rt.table, members, rt.account)
         swept, skipped = sweep_accounts(sweep.event_id, members, time_left=rt.deadline.for_reading, access=rt.access,
                                         regions=regions, home=rt.home, policy=policy, table=rt.table,
-                                        action=SWEEP_ACTION, shared=shared)  # fmt: skip
+                                        action=SWEEP_ACTION, shared=shared, known=known)  # fmt: skip
         reports = [own, listing, *swept]
-        covered = {**rt.table.reported([coverage_subject(a.id) for a in skipped]), **record_coverage(reports, rt.table)}
+        covered = {**known, **record_coverage(reports, rt.table, known)}
         extra["skipped"] = [a.id for a in skipped]
     trails = {t.arn for t in shared}
     covering = [t.trail.name for t in organization_trails(own.verdict.trails) if t.compliant]
@@ -562,16 +579,17 @@ def handle_batch(batch: SweepBatch, rt: Runtime) -> dict[str, Any]:
     work = _Batch(_orders(batch))
     ready = [m for m, order in work.orders.items() if _take(m, order, work, rt)]
     by_account = {work.orders[m].account.id: m for m in ready}
+    known = known_reports(rt.table, [work.orders[m].account for m in ready], rt.account) if ready else {}
     for sweep_id, accounts in _by_sweep([work.orders[m] for m in ready]).items():
         swept, skipped = sweep_accounts(sweep_id, accounts, time_left=rt.deadline.for_reading, access=rt.access,
                                         regions=list(work.orders[by_account[accounts[0].id]].regions), home=rt.home,
                                         policy=rt.config.policy, table=rt.table, action=SWEEP_ACTION,
-                                        shared=_shared(sweep_id, rt))  # fmt: skip
+                                        shared=_shared(sweep_id, rt), known=known)  # fmt: skip
         for report in swept:
             work.reports[by_account[report.verdict.account]] = report
         for account in skipped:
             work.failures[by_account[account.id]] = "not swept in time"
-    record_coverage(work.reports.values(), rt.table)
+    record_coverage(work.reports.values(), rt.table, known)
     _send_batch(work, rt)
     for message, taken in work.claims.items():
         if message in work.failures:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aws import ClientCache, explain, transient
+from .aws import ClientCache, error_code, explain, transient
 
 if TYPE_CHECKING:
     import boto3
@@ -35,7 +35,6 @@ Clients = Callable[[str, str], Any]  # (service, region) -> client
 LOG = logging.getLogger(__name__)
 RENEW_BEFORE = 300.0  # seconds before STS credentials expire when they are renewed (a call may take a while)
 SESSION_NAME = "trailguard"
-NEW_ACCOUNT_RECHECK = 30.0  # seconds: an account not in a list older than this is looked for in a fresh one
 _ACTING: ContextVar[Credentials | None] = ContextVar("trailguard_acting_for", default=None)
 
 
@@ -100,14 +99,12 @@ class MemberAccess:
         home: str,
         config: Config,
         clock: Callable[[], float] = time.time,
-        issued: Callable[[str, float], None] | None = None,
     ) -> None:
         import boto3
         import botocore.session
 
         self.own_account, self.role_name, self.partition = own_account, role_name, partition
         self._own, self._clock = own_clients, clock
-        self._issued = issued  # told of every access key STS issues (to recognize the detector's own calls)
         self._sts = session.client("sts", region_name=home, config=config)
         unsigned = botocore.session.Session()
         unsigned.register_component("credential_provider", _NoCredentials())
@@ -154,12 +151,12 @@ class MemberAccess:
             credentials = Credentials(got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"])
             expires = got["Expiration"].timestamp() if hasattr(got["Expiration"], "timestamp") else 0.0
             self._credentials[account] = (credentials, expires or self._clock() + 3600)
-            if self._issued is not None:
-                try:
-                    self._issued(str(got["AccessKeyId"]), self._credentials[account][1])
-                except (ClientError, BotoCoreError) as error:  # its reverts would then be judged again: no loss
-                    LOG.warning("access key of %s not recorded: %s", role, error)
             return credentials
+
+    def session_key(self, account: str) -> tuple[str, float]:
+        """The access key of the member-role session used in ``account`` now, and when it expires."""
+        credentials = self.credentials(account)
+        return credentials.access_key, self._credentials[account][1]
 
 
 @dataclass(frozen=True)
@@ -180,6 +177,7 @@ class Directory:
         self._accounts: tuple[Account, ...] | None = None
         self._at = 0.0
         self._organization: str | None = None
+        self._described: dict[str, Account] = {}  # one account at a time (DescribeAccount), for events
         self._lock = threading.Lock()
 
     def organization(self) -> str:
@@ -211,12 +209,36 @@ class Directory:
                     self._accounts, self._at = tuple(sorted(found, key=lambda a: a.id)), self._clock()
             return self._accounts
 
+    def describe(self, account: str) -> Account | None:
+        """One account, if it is an active account of the organization (DescribeAccount, once per container):
+        an event needs one account, not the whole listing (at most 20 accounts a page)."""
+        with self._lock:
+            if self._accounts is not None and self._clock() - self._at <= self._ttl:
+                listed = next((a for a in self._accounts if a.id == account), None)
+                if listed is not None:
+                    return listed
+            if account in self._described:
+                return self._described[account]
+        try:
+            item = self._client.describe_account(AccountId=account)["Account"]
+        except ClientError as error:
+            if error_code(error) != "AccountNotFoundException":
+                raise
+            return None  # not kept: an account that joins later is found then
+        if (item.get("State") or item.get("Status")) != "ACTIVE":
+            return None
+        found = Account(account, str(item.get("Name", "")))
+        with self._lock:
+            self._described[account] = found
+        return found
+
     def name(self, account: str) -> str:
         """The account's name in the organization, or "" when it is not known."""
         try:
-            return next((a.name for a in self.accounts() if a.id == account), "")
+            found = self.describe(account)
         except (ClientError, BotoCoreError):
             return ""
+        return found.name if found else ""
 
     def outside(self, account: str) -> str:
         """Why ``account`` is not served (one sentence), or "" when it is an active account of the configured
@@ -226,9 +248,7 @@ class Directory:
             organization = self.organization()
             if self.expected and organization != self.expected:
                 return f"the detector's organization is {organization}, not ORGANIZATION_ID {self.expected}"
-            if all(a.id != account for a in self.accounts()) and all(
-                a.id != account for a in self.accounts(fresher_than=NEW_ACCOUNT_RECHECK)
-            ):  # a new account is listed again before its calls are turned away
+            if self.describe(account) is None:
                 return f"account {account} is not an active account of organization {organization}"
         except (ClientError, BotoCoreError):
             return ""

@@ -9,7 +9,7 @@ says so when a trail reported before is compliant again (or exempt).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -95,10 +95,12 @@ def plan_sweep(
     own_account: str = "",
     account_name: str = "",
     workers: int = WORKERS,
+    known: Mapping[str, str] | None = None,
 ) -> SweepReport:
     """Read and judge the account, and decide which alerts the sweep owes (not sending them). ``home`` is the
     detector's own region: where an account-level fix is made. ``shared`` are the organization's trails, read
-    and reported once for the whole sweep: they count for this account but are not reported again here."""
+    and reported once for the whole sweep: they count for this account but are not reported again here.
+    ``known``: what was reported for some subjects, already read (one read for many accounts)."""
     state = read_account(cloudtrail, regions, caller_account, workers=workers, clients=clients, shared=shared)
     skip = {t.arn for t in shared}
     # A baseline recorded right after a watched call is the sweep's to confirm: it is judged against only once
@@ -112,7 +114,11 @@ def plan_sweep(
     subject = account_subject(verdict.account, own_account)
     now = {t.trail.arn: fingerprint(f.rule for f in t.counted) for t in judged}
     now[subject] = fingerprint(f.rule for f in verdict.findings if f.counted)
-    before = table.reported(now)
+    known = known or {}
+    before = {subject: known[subject] for subject in now if subject in known}
+    unknown = [subject for subject in now if subject not in known]
+    if unknown:
+        before.update(table.reported(unknown))
     own_covered = any(t.compliant and not t.trail.description.get("IsOrganizationTrail") for t in verdict.trails)
     report = SweepReport(verdict, trails=tuple(trails), own_covered=own_covered)
     for trail_verdict in judged:

@@ -295,7 +295,7 @@ def test_a_member_trail_is_reverted_through_the_member_role_and_that_revert_is_n
               TABLE) if item["pk"]["S"].startswith("issued#")}  # fmt: skip
     assert drift_handler._runtime is not None and drift_handler._runtime.access is not None
     key = drift_handler._runtime.access.credentials(prod).access_key  # the session the revert was made with
-    assert len(issued) == 3 and key in issued  # one AssumeRole per member account, each recorded
+    assert issued == {key}  # the session the revert was made with, recorded before it (the sweep's are not)
     own_revert = event(
         "updatetrail_single_region",
         trail="own",

@@ -98,9 +98,19 @@ def test_a_role_that_cannot_be_assumed_says_which_and_why_and_whether_to_retry()
 class Organizations:
     def __init__(self, organization: str = "o-abcdefghij") -> None:
         self.organization, self.listed = organization, 0
+        self.described: list[str] = []
 
     def describe_organization(self) -> dict[str, Any]:
         return {"Organization": {"Id": self.organization}}
+
+    def describe_account(self, AccountId: str) -> dict[str, Any]:
+        self.described.append(AccountId)
+        for page in self.pages():
+            for item in page["Accounts"]:
+                if item["Id"] == AccountId:
+                    return {"Account": item}
+        error = {"Error": {"Code": "AccountNotFoundException", "Message": "no"}}
+        raise ClientError(error, "DescribeAccount")  # type: ignore[arg-type]
 
     def get_paginator(self, name: str) -> Any:
         assert name == "list_accounts"
@@ -109,13 +119,16 @@ class Organizations:
         class Pages:
             def paginate(self) -> list[dict[str, Any]]:
                 owner.listed += 1
-                return [
-                    {"Accounts": [{"Id": OTHER_ACCOUNT, "Name": "prod", "Status": "ACTIVE"}]},
-                    {"Accounts": [{"Id": "999988887777", "Name": "gone", "Status": "SUSPENDED"},
-                                  {"Id": ACCOUNT, "Name": "management", "State": "ACTIVE"}]},
-                ]  # fmt: skip
+                return owner.pages()
 
         return Pages()
+
+    def pages(self) -> list[dict[str, Any]]:
+        return [
+            {"Accounts": [{"Id": OTHER_ACCOUNT, "Name": "prod", "Status": "ACTIVE"}]},
+            {"Accounts": [{"Id": "999988887777", "Name": "gone", "Status": "SUSPENDED"},
+                          {"Id": ACCOUNT, "Name": "management", "State": "ACTIVE"}]},
+        ]  # fmt: skip
 
 
 def test_the_directory_lists_active_accounts_once_per_ttl_and_names_them() -> None:
@@ -132,8 +145,11 @@ def test_the_directory_lists_active_accounts_once_per_ttl_and_names_them() -> No
 
 
 def test_calls_from_outside_the_organization_or_a_suspended_account_are_not_served() -> None:
-    directory = Directory(Organizations(), "o-abcdefghij")
+    client = Organizations()
+    directory = Directory(client, "o-abcdefghij")
     assert directory.outside(OTHER_ACCOUNT) == ""
+    assert directory.name(OTHER_ACCOUNT) == "prod"
+    assert client.described == [OTHER_ACCOUNT]  # one DescribeAccount, kept: an event needs no full listing
     assert "not an active account of organization o-abcdefghij" in directory.outside("999988887777")
     assert "not ORGANIZATION_ID o-zzzzzzzzzz" in Directory(Organizations(), "o-zzzzzzzzzz").outside(OTHER_ACCOUNT)
 
