@@ -11,7 +11,10 @@ Then the handler benchmark (:mod:`trailguard_dev.bench_handler`): the drift hand
 the bare reads it cannot avoid, its AWS calls per event, its cold import time and its peak memory over 1,000
 events, each against its target.
 
-Run with ``python -m trailguard_dev.bench`` (``--part audit`` or ``--part handler`` for one part). Absolute
+Then the organization benchmark (:mod:`trailguard_dev.bench_org`): the sweep of 1,000 member accounts against
+the same reads one after another, its AWS calls per account, its peak memory and a monthly cost model.
+
+Run with ``python -m trailguard_dev.bench`` (``--part audit``, ``handler`` or ``org`` for one part). Absolute
 times on a shared machine are noisy; the ratios are the figures that matter, and they are measured within one
 run.
 """
@@ -33,7 +36,7 @@ from trailguard.cli import run_audit
 from trailguard.judge import AccountVerdict, Policy
 from trailguard.read import AccountState, enabled_regions
 
-from . import bench_handler
+from . import bench_handler, bench_org
 from .emulator import FAKE_CREDENTIALS, Emulator, pointed_at
 
 REGIONS = (
@@ -339,7 +342,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--events", type=int, default=bench_handler.EVENTS, help="compliant events timed in the handler benchmark"
     )
-    parser.add_argument("--part", choices=("all", "audit", "handler"), default="all", help="which benchmark to run")
+    parser.add_argument(
+        "--part", choices=("all", "audit", "handler", "org"), default="all", help="which benchmark to run"
+    )
     return parser
 
 
@@ -372,8 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\naudit: {'all targets met' if ok else 'TARGET MISSED'}.\n", flush=True)
     if args.part in ("all", "handler"):
         handler_ok = bench_handler.run(args.handler_latency, max(1, args.events))
-        print(f"\nhandler: {'all targets met' if handler_ok else 'TARGET MISSED'}.")
+        print(f"\nhandler: {'all targets met' if handler_ok else 'TARGET MISSED'}.\n", flush=True)
         ok = ok and handler_ok
+    if args.part in ("all", "org"):
+        org_ok = bench_org.run()
+        print(f"\norganization: {'all targets met' if org_ok else 'TARGET MISSED'}.")
+        ok = ok and org_ok
     print(f"\n{'all targets met' if ok else 'TARGET MISSED'}.")
     return 0 if ok else 1
 
