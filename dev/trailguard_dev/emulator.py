@@ -30,6 +30,7 @@ from urllib.parse import parse_qs
 
 CALLS_PATH = "/_trailguard/calls"
 THROTTLE_PATH = "/_trailguard/throttle"
+LATENCY_PATH = "/_trailguard/latency"
 THROTTLED = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -72,6 +73,11 @@ class CountingLatencyMiddleware:
                 body = json.dumps(dict(self.calls)).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        if path == LATENCY_PATH:  # POST ?seconds=S: the latency added to every later response
+            with self.lock:
+                self.latency = float(parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["0"])[0])
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
         if path == THROTTLE_PATH:
             with self.lock:
                 self.throttle = int(parse_qs(environ.get("QUERY_STRING", "")).get("count", ["1"])[0])
@@ -190,6 +196,10 @@ class Emulator:
 
     def clear_calls(self) -> None:
         self._request("DELETE", CALLS_PATH)
+
+    def set_latency(self, seconds: float) -> None:
+        """The latency added to every later response, from now on."""
+        self._request("POST", f"{LATENCY_PATH}?seconds={seconds}")
 
     def throttle_next(self, count: int) -> None:
         self._request("POST", f"{THROTTLE_PATH}?count={count}")
