@@ -62,6 +62,7 @@ class Scenario:
     makes_call: bool = True  # a failed call changed nothing: there is nothing to replay
     twice: bool = False
     reverts: tuple[str, ...] = ()  # the calls a revert makes, with REMEDIATION_MODE=on
+    put_back: bool = False  # the attacker starts the trail again before its event reaches the detector
 
 
 ADVANCED_WITHOUT_IAM = [{"name": "Management events", "fieldSelectors": [
@@ -109,6 +110,8 @@ BENIGN = (
              "failed-attempt", makes_call=False),
     Scenario("The same StopLogging event delivered twice",
              lambda: cloudtrail_record("StopLogging", {"name": TRAIL}), "duplicate", twice=True),
+    Scenario("StopLogging, act, StartLogging before anyone looks: the window is a logging gap",
+             lambda: cloudtrail_record("StopLogging", {"name": TRAIL}), "drift", "logging-gap", put_back=True),
 )  # fmt: skip
 
 
@@ -246,6 +249,8 @@ def play(account: DemoAccount, scenario: Scenario, phase: str) -> Outcome:
     started = time.perf_counter()
     if scenario.makes_call:
         replay(record, boto3.client("cloudtrail", region_name=REGION))
+    if scenario.put_back:
+        boto3.client("cloudtrail", region_name=REGION).start_logging(Name=TRAIL)
     result = account.deliver(record)
     if scenario.twice:
         result = account.deliver(record)

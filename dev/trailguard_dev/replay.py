@@ -10,30 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# requestParameters keys of the watched calls, as the API spells them
-_KEYS = {
-    "trailName": "TrailName", "name": "Name", "eventSelectors": "EventSelectors",
-    "advancedEventSelectors": "AdvancedEventSelectors", "readWriteType": "ReadWriteType",
-    "includeManagementEvents": "IncludeManagementEvents", "dataResources": "DataResources", "type": "Type",
-    "values": "Values", "excludeManagementEventSources": "ExcludeManagementEventSources",
-    "fieldSelectors": "FieldSelectors", "field": "Field", "equals": "Equals", "notEquals": "NotEquals",
-    "startsWith": "StartsWith", "notStartsWith": "NotStartsWith", "endsWith": "EndsWith",
-    "notEndsWith": "NotEndsWith", "s3BucketName": "S3BucketName", "s3KeyPrefix": "S3KeyPrefix",
-    "snsTopicName": "SnsTopicName", "includeGlobalServiceEvents": "IncludeGlobalServiceEvents",
-    "isMultiRegionTrail": "IsMultiRegionTrail", "enableLogFileValidation": "EnableLogFileValidation",
-    "cloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn", "cloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
-    "kmsKeyId": "KmsKeyId", "isOrganizationTrail": "IsOrganizationTrail",
-}  # fmt: skip
+from trailguard.events import api_arguments
+
 REPLAYED = frozenset({"StopLogging", "StartLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"})
-
-
-def api_arguments(value: Any) -> Any:
-    """lowerCamel request parameters as API arguments; the console's "" (meaning none) is left out."""
-    if isinstance(value, Mapping):
-        return {_KEYS.get(k, k[:1].upper() + k[1:]): api_arguments(v) for k, v in value.items() if v != ""}
-    if isinstance(value, list):
-        return [api_arguments(v) for v in value]
-    return value
 
 
 def trail_name(value: str) -> str:

@@ -60,6 +60,8 @@ class TrailCall:
     actor: Actor
     error_code: str = ""
     error_message: str = ""
+    # What the call asked for, as the API spells it (``requestParameters``, untrusted: read, never rendered raw)
+    parameters: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -88,6 +90,32 @@ class Ignored:
 
 
 Intake = TrailCall | Sweep | SweepBatch | Ignored
+
+
+# requestParameters keys of the watched calls, as the API spells them (records use lowerCamel)
+_API_KEYS = {
+    "trailName": "TrailName", "name": "Name", "eventSelectors": "EventSelectors",
+    "advancedEventSelectors": "AdvancedEventSelectors", "readWriteType": "ReadWriteType",
+    "includeManagementEvents": "IncludeManagementEvents", "dataResources": "DataResources", "type": "Type",
+    "values": "Values", "excludeManagementEventSources": "ExcludeManagementEventSources",
+    "fieldSelectors": "FieldSelectors", "field": "Field", "equals": "Equals", "notEquals": "NotEquals",
+    "startsWith": "StartsWith", "notStartsWith": "NotStartsWith", "endsWith": "EndsWith",
+    "notEndsWith": "NotEndsWith", "s3BucketName": "S3BucketName", "s3KeyPrefix": "S3KeyPrefix",
+    "snsTopicName": "SnsTopicName", "includeGlobalServiceEvents": "IncludeGlobalServiceEvents",
+    "isMultiRegionTrail": "IsMultiRegionTrail", "enableLogFileValidation": "EnableLogFileValidation",
+    "cloudWatchLogsLogGroupArn": "CloudWatchLogsLogGroupArn", "cloudWatchLogsRoleArn": "CloudWatchLogsRoleArn",
+    "kmsKeyId": "KmsKeyId", "isOrganizationTrail": "IsOrganizationTrail",
+}  # fmt: skip
+
+
+def api_arguments(value: Any) -> Any:
+    """lowerCamel request parameters as API arguments; the console's "" (meaning none) is left out."""
+    if isinstance(value, Mapping):
+        return {_API_KEYS.get(str(k), str(k)[:1].upper() + str(k)[1:]): api_arguments(v)
+                for k, v in value.items() if v != ""}  # fmt: skip
+    if isinstance(value, list):
+        return [api_arguments(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str:
@@ -206,4 +234,5 @@ def parse(event: Any) -> Intake:
         actor=actor_of(detail),
         error_code=_text(detail.get("errorCode")),
         error_message=_text(detail.get("errorMessage")),
+        parameters=api_arguments(params),
     )

@@ -39,7 +39,7 @@ from .fleet import (
     sweep_accounts,
     with_radius,
 )
-from .judge import CallReading, CallVerdict, TrailState, judge_call
+from .judge import NARROWING, CallReading, CallVerdict, TrailState, judge_call, logging_gap
 from .organization import SESSION_NAME, Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
@@ -51,6 +51,7 @@ from .sweep import SweepReport, account_subject, plan_sweep
 
 REVERTING = "Reverting (REMEDIATION_MODE=on); this alert was stored before the revert finished: check the trail."
 SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
+GAP_ACTION = "Nothing to revert: the trail is back. The events of the gap were never logged and cannot be recovered."
 LOG = logging.getLogger(__name__)
 Status = Literal["drift", "compliant", "ignored", "failed-attempt", "duplicate"]
 Clients = Callable[[str, str], Any]
@@ -289,8 +290,12 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
     elif not counted:
         if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
             _keep_baseline(verdict.trail, verdict.baseline, rt, call.account)  # only a compliant trail is a baseline
-        rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
-        return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
+        gap = _gap(call, verdict, rt)
+        if gap is None:
+            rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
+            return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
+        verdict = replace(verdict, findings=(*verdict.findings, gap))
+        alert, then = _named(drift_alert(call, (gap,), verdict.trail_arn, GAP_ACTION), rt), None  # nothing to sweep
     else:
         results, alert = _reverted(call, verdict, taken, rt)
         then = functools.partial(_reported, verdict.trail_arn, [f.rule for f in counted], rt, call.account)
@@ -319,6 +324,15 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     if mode == "on":
         rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
     return results, alert
+
+
+def _gap(call: TrailCall, verdict: CallVerdict, rt: Runtime) -> Finding | None:
+    """The logging gap a successful narrowing call left, now that the trail reads compliant again (counted)."""
+    if verdict.trail is None or call.event_name not in NARROWING:
+        return None
+    gap = logging_gap(call.event_name, call.parameters, call.actor.arn, call.actor.time, verdict.trail,
+                      rt.config.policy, call.account)  # fmt: skip
+    return gap if gap is not None and gap.counted else None
 
 
 def _note_own_session(account: str, rt: Runtime) -> None:

@@ -18,6 +18,7 @@ from .arn import TrailArn
 from .baseline import Baseline
 from .exemptions import Exemption
 from .rules import REGISTRY, Facts, Finding, in_order
+from .rules.logging_gap import LOGGING_GAP
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .rules.not_evaluable import NOT_EVALUABLE
 from .rules.organization_trail_elsewhere import ORGANIZATION_TRAIL_ELSEWHERE
@@ -281,3 +282,67 @@ def judge_call(  # noqa: PLR0917 - the call's trail, as the event named it, then
     verdict = evaluate_account(account, [reading.trail, *others], policy, region)
     return CallVerdict(reading.trail, (*verdict.trails[0].findings, *verdict.findings), reading.baseline,
                        others=verdict.trails[1:])  # fmt: skip
+
+
+# --- a gap: the call's effect, undone before the trail was read --------------------------------------------
+
+NARROWING = frozenset({"StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail"})
+
+
+def logging_gap(  # noqa: PLR0917 - the call as its record tells it, then the trail as it is now
+    event_name: str,
+    parameters: Mapping[str, Any],
+    actor: str,
+    event_time: str,
+    trail: TrailState,
+    policy: Policy,
+    account: str,
+) -> Finding | None:
+    """When a successful watched call switched ``trail``'s logging off or narrowed it, and the trail (judged
+    compliant now) is back: the gap, saying who, what was set, and for how long where the status tells.
+    None when the call did not narrow anything."""
+    facts = trail.facts(policy)
+    who = f" by {actor}" if actor else ""
+    if event_name == "StopLogging":
+        what = f"stopped{who} at {event_time or 'an unknown time'}"
+        lasted = _lasted(trail.status or {})
+    elif event_name == "DeleteTrail":
+        what, lasted = f"deleted{who} at {event_time or 'an unknown time'} and created again since", ""
+    elif event_name == "UpdateTrail":
+        narrowed = [label for key, label in (("IsMultiRegionTrail", "made single-region"),
+                                             ("IncludeGlobalServiceEvents", "set to exclude global service events"))
+                    if parameters.get(key) is False]  # fmt: skip
+        if not narrowed:
+            return None
+        what, lasted = f"{' and '.join(narrowed)}{who} at {event_time or 'an unknown time'}", ""
+    elif event_name == "PutEventSelectors":
+        set_to = {k: parameters[k] for k in ("EventSelectors", "AdvancedEventSelectors") if k in parameters}
+        if not set_to:
+            return None
+        dropped = [f for f in evaluate_trail(replace(facts, selectors=set_to), account)
+                   if REGISTRY[f.rule].coverage_setting and f.counted]  # fmt: skip
+        if not dropped:
+            return None
+        less = dropped[0].message.rstrip(".")
+        what = f"given selectors{who} at {event_time or 'an unknown time'} that logged less ({less})"
+        lasted = ""
+    else:
+        return None
+    message = (
+        f"Trail {trail.name!r} was {what}; it logs all management events again now, but events made in between "
+        f"were not logged{lasted}. Look for what was done in that window in other logs (the service's own, "
+        "AWS Config, VPC flow logs)."
+    )
+    (gap,) = _exempted([LOGGING_GAP.finding(message, facts, account=account)], account, policy)
+    return gap
+
+
+def _lasted(status: Mapping[str, Any]) -> str:
+    """ " for <duration> (from <stop> to <start>)" when the status gives both times, else ""."""
+    stopped, started = status.get("StopLoggingTime"), status.get("StartLoggingTime")
+    if not isinstance(stopped, datetime.datetime) or not isinstance(started, datetime.datetime) or started < stopped:
+        return ""
+    seconds = int((started - stopped).total_seconds())
+    span = f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds >= 3600 else (
+        f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s")  # fmt: skip
+    return f" for {span} (from {stopped.isoformat()} to {started.isoformat()})"

@@ -25,7 +25,7 @@ def test_demo_plays_every_scenario_and_each_comes_out_as_expected() -> None:
     assert rows == expected
     # the story people see: the Slack message rendered from its blocks, the email, the timing, the reverts
     single, organization = done.stdout.split("━━ ORGANIZATION", 1)
-    assert single.count("Slack, as people read it:") == len(ATTACKS) * 2 + 2  # + the notice and the duplicate
+    assert single.count("Slack, as people read it:") == len(ATTACKS) * 2 + 3  # + the notice, duplicate and gap
     assert "Account: " in organization and " (prod)" in organization  # alerts name the member account
     assert "Blast radius: 3 of 4 accounts" in organization
     assert 'batch answer: {"batchItemFailures": []}' in organization

@@ -162,15 +162,20 @@ def test_selectors_restored_to_all_are_compliant_and_send_nothing(
     assert detector.slack.attempts == 0 and detector.inbox() == []
 
 
-def test_trail_switched_off_and_on_again_is_compliant_now(detector: Detector, trail: Callable[..., str]) -> None:
+def test_trail_switched_off_and_on_again_is_a_logging_gap_not_a_revert(
+    detector: Detector, trail: Callable[..., str]
+) -> None:
     trail(REGION, "org-audit")
     cloudtrail().stop_logging(Name="org-audit")
     cloudtrail().start_logging(Name="org-audit")
 
     result = detector.run(event("stoplogging_console_arn", trail="org-audit"))
 
-    assert result["status"] == "compliant"
-    assert detector.slack.attempts == 0 and detector.inbox() == []
+    assert result["status"] == "drift" and rules(result) == [("logging-gap", "high")]
+    assert result["actions"] == []
+    [text] = detector.slack_texts()
+    assert "was stopped by arn:aws:" in text and "events made in between were not logged" in text
+    assert len(detector.inbox()) == 1
 
 
 def test_denied_stop_logging_is_a_low_notice_without_reading_state(

@@ -165,7 +165,8 @@ def test_a_redirect_before_the_first_sweep_never_becomes_what_a_revert_restores(
     make_trail()  # no sweep has run yet: no trusted baseline
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=OTHER_BUCKET)
     cloudtrail().update_trail(Name=TRAIL, S3BucketName=OTHER_BUCKET)
-    redirected = detector.run(event("updatetrail_single_region", trail=TRAIL))
+    redirect = {"name": TRAIL, "s3BucketName": OTHER_BUCKET}  # the record of the call just made
+    redirected = detector.run(event("updatetrail_single_region", trail=TRAIL, requestParameters=redirect))
     assert redirected["status"] == "compliant"  # nothing to compare with; its aftermath is kept, untrusted
 
     cloudtrail().update_trail(Name=TRAIL, S3BucketName=BUCKET)  # a person puts it back
