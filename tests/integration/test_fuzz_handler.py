@@ -378,8 +378,9 @@ def test_any_trail_and_any_event_give_a_verdict_inert_alerts_and_items_that_fit(
 ) -> None:
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=28, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
-              HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])  # fmt: skip
+    @settings(max_examples=28, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                     HealthCheck.data_too_large, HealthCheck.filter_too_much])  # fmt: skip
     @given(scenarios())
     def run(s: Scenario) -> None:
         reset(detector)
