@@ -119,6 +119,8 @@ def _organization(  # noqa: PLR0917 - the container's parts, each built once in 
 def _count(result: flow.HandlerResult) -> None:
     if result.status == "ignored":
         metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
+    if result.status == "heartbeat":  # an alarm fires when these stop (missing data is breaching)
+        metrics.add_metric(name="HeartbeatReceived", unit=MetricUnit.Count, value=1)
     if result.status == "drift":
         metrics.add_metric(name="DriftFound", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=len(result.notified))

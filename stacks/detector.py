@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from constructs import Construct
 
 from trailguard.config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, TIMEOUT_SECONDS
 from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, WATCHED_CALLS
-from trailguard.rules import read_actions, revert_actions
+from trailguard.rules import reads, revert_actions
 
 from .bundling import LocalPythonBundling, source_hash
 from .settings import DeploySettings
@@ -146,8 +147,34 @@ def trail_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
         iam.PolicyStatement(sid="ListTrailsAndRegions", actions=list(LIST_ACTIONS), resources=["*"]),
         iam.PolicyStatement(sid="ReadTrails", actions=list(TRAIL_READ_ACTIONS), resources=[own_trails()]),
     ]
-    for service, actions in sorted(_by_service(read_actions()).items()):  # what the rules' own reads need
-        statements.append(_account_scoped(role, f"RuleReads{service.title()}", service, actions))
+    return statements + rule_read_statements(role)
+
+
+def rule_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
+    """What the rules' own reads need (``rules.read_actions()``), one statement per service: on the account's own
+    resources of that service, or on the resources a read declares (a KMS key a trail names may be another
+    account's, whose key policy must then allow it too)."""
+    grouped: dict[str, tuple[set[str], set[str]]] = {}
+    for read in reads():
+        service = read.action.split(":")[0]
+        actions, resources = grouped.setdefault(service, (set(), set()))
+        actions.add(read.action)
+        resources.add(read.resource or f"arn:{{partition}}:{service}:*:{{account}}:*")
+    statements = []
+    for service, (actions, resources) in sorted(grouped.items()):
+        for resource in sorted(resources):
+            finding = resource.format(partition="<AWS::Partition>", account="<AWS::AccountId>")
+            why = (
+                f"A rule reads whichever of the account's own {service} resources a trail uses."
+                if resource.endswith(":{account}:*")
+                else f"A rule reads ({', '.join(sorted(actions))}) whichever {service} resource a trail names, which "
+                "may be another account's; that account's resource policy still decides."
+            )
+            acknowledge(role, {f"AwsSolutions-IAM5[Resource::{finding}]": why})
+        arns = [r.format(partition=Aws.PARTITION, account=Aws.ACCOUNT_ID) for r in sorted(resources)]
+        statements.append(
+            iam.PolicyStatement(sid=f"RuleReads{service.title()}", actions=sorted(actions), resources=arns)
+        )
     return statements
 
 
@@ -285,6 +312,7 @@ class DetectorStack(Stack):
             targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=2)],
         )
         self._alarms(topic, handler, undelivered)
+        self._heartbeat_alarm(topic, settings.sweep_schedule)
         self.handler, self.role, self.alert_topic = handler, role, topic  # organization mode adds to them
         outputs = {
             "HandlerName": handler.function_name,
@@ -345,6 +373,37 @@ class DetectorStack(Stack):
         }  # fmt: skip
         for construct_id, (description, metric) in watched.items():
             alarm(self, construct_id, description, metric, topic)
+
+    def _heartbeat_alarm(self, topic: sns.ITopic, schedule: str) -> None:
+        """An alarm on the heartbeats the handler receives (metric ``HeartbeatReceived``), with missing data
+        breaching: a deleted, disabled or throttled-to-zero detector, whose sweep sends none or whose handler
+        records none, is noticed without the detector. Two sweeps' worth of silence, at most a day."""
+        every = heartbeat_interval(schedule)
+        period, periods = (every, 2) if 2 * every <= 86_400 else (86_400, 1)
+        metric = cloudwatch.Metric(
+            namespace="trailguard", metric_name="HeartbeatReceived", dimensions_map={"service": "trailguard"},
+            statistic="Sum", period=Duration.seconds(period),
+        )  # fmt: skip
+        cloudwatch.Alarm(
+            self,
+            "HeartbeatsStopped",
+            alarm_description="trailguard received no heartbeat: its sweep, its handler or the event pipeline from "
+            "its own region is not working (see the README, 'The heartbeat')",
+            metric=metric,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=periods,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        ).add_alarm_action(cloudwatch_actions.SnsAction(topic))
+
+
+def heartbeat_interval(schedule: str) -> int:
+    """Seconds between sweeps for ``rate(N unit)`` (at least a minute, at most a day); a day for ``cron(...)``."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", schedule)
+    if not match:
+        return 86_400
+    seconds = int(match.group(1)) * {"minute": 60, "hour": 3600, "day": 86_400}[match.group(2)]
+    return max(60, min(seconds, 86_400))
 
 
 def alarm(scope: Construct, construct_id: str, description: str, metric: cloudwatch.IMetric, topic: sns.ITopic) -> None:

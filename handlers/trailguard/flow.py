@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import heartbeat
 from .alerts import Alert, attempt_alert, drift_alert, unjudged_alert
 from .aws import explain
 from .baseline import Baseline
@@ -51,9 +52,10 @@ from .sweep import SweepReport, account_subject, plan_sweep
 
 REVERTING = "Reverting (REMEDIATION_MODE=on); this alert was stored before the revert finished: check the trail."
 SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events themselves."
+PIPELINE_ACTION = "Nothing: a person must find what stopped the events (see the finding); trailguard cannot."
 GAP_ACTION = "Nothing to revert: the trail is back. The events of the gap were never logged and cannot be recovered."
 LOG = logging.getLogger(__name__)
-Status = Literal["drift", "compliant", "ignored", "failed-attempt", "duplicate"]
+Status = Literal["drift", "compliant", "ignored", "failed-attempt", "duplicate", "heartbeat"]
 Clients = Callable[[str, str], Any]
 
 
@@ -210,7 +212,7 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
     try:
         reading = read_call(ref.name, ref.arn, ref.region, cloudtrail, reads_trail=call.event_name != "DeleteTrail",
                             baselines=rt.table.baselines, pool=rt.pool, clients=clients,
-                            time_left=rt.deadline.for_reading)  # fmt: skip
+                            time_left=rt.deadline.for_reading, account=call.account)  # fmt: skip
     except ReadsTimedOut as error:
         not_now([str(error)])
         reading = CallReading(None, None, error=str(error))
@@ -235,13 +237,25 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     return replace(_handle_call(call, rt), account=call.account)
 
 
-def _handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
+def _not_judged(call: TrailCall, rt: Runtime) -> HandlerResult | None:
+    """A call that is not this detector's to judge (another organization's), or its own (a heartbeat, which is
+    recorded; a revert, which is not judged again, so it cannot loop); None for any other."""
     outside = rt.outside(call.account)
     if outside:
         return ignored(Ignored(outside, call.event_id, call.event_name))
+    if _own_heartbeat(call, rt):
+        rt.table.heartbeat_seen(call.account, call.region, call.trail.name)
+        return HandlerResult("heartbeat", call.event_id, call.event_name, call.trail.arn)
     if rt.config.remediation_mode == "on" and rt.is_own(call.actor, call.account):  # only "on" makes calls
         return ignored(Ignored("the detector's own revert: not judged again, so it cannot loop", call.event_id,
                                call.event_name))  # fmt: skip
+    return None
+
+
+def _handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
+    skipped = _not_judged(call, rt)
+    if skipped is not None:
+        return skipped
     if call.failed:
         outcome = deliver(_named(attempt_alert(call), rt), rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(),
                           time_left=rt.deadline.left)  # fmt: skip
@@ -324,6 +338,32 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     if mode == "on":
         rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
     return results, alert
+
+
+def _own_heartbeat(call: TrailCall, rt: Runtime) -> bool:
+    """Whether the call is the detector's own heartbeat: a failed StopLogging of a heartbeat name, by the
+    detector (its role, or in a member account the member role's session it opens). Anyone else's is a failed
+    attempt like any other."""
+    if not (call.failed and call.event_name == "StopLogging" and heartbeat.named(call.trail.name)):
+        return False
+    if rt.access is not None and call.account != rt.account:
+        role = rt.access.role_arn(call.account).replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+        return call.actor.arn == f"{role}/{SESSION_NAME}"
+    return rt.is_own(call.actor, call.account)
+
+
+def _heartbeats(sweep: Sweep, rt: Runtime, places: list[tuple[str, Callable[[str], Any]]], regions: list[str],
+                names: Mapping[str, str] | None = None) -> tuple[SweepReport, list[heartbeat.Beat]]:  # fmt: skip
+    """For each account (with its CloudTrail clients): the pipelines found silent since the last heartbeat,
+    then a new heartbeat in each of ``regions``."""
+    report = heartbeat.silent_report(sweep.event_id, [(a, r) for a, _ in places for r in regions], table=rt.table,
+                                     home=rt.home, action=PIPELINE_ACTION, now=time.time(), names=names)  # fmt: skip
+    beats = []
+    for account, cloudtrail in places:
+        for beat in heartbeat.send(cloudtrail, account, regions, sweep.event_id):
+            rt.table.heartbeat_sent(beat.account, beat.region, beat.name)
+            beats.append(beat)
+    return report, beats
 
 
 def _gap(call: TrailCall, verdict: CallVerdict, rt: Runtime) -> Finding | None:
@@ -490,12 +530,29 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
         action=SWEEP_ACTION,
         clients=rt.client,
     )
-    alerts = owed([report])
+    pipeline, beats = _heartbeats(sweep, rt, [(rt.account, rt.cloudtrail)], _heartbeat_regions(rt))
+    alerts = owed([report, pipeline])
     notified: set[str] = set()
     failed: list[str] = []
     _finish_begun(sweep.event_id, {a.key for a in alerts}, rt, notified, failed)
     _send_sweep(sweep.event_id, alerts, rt, notified, failed)
-    return _sweep_result(sweep, rt, [report], alerts, notified=notified, failed=failed)
+    return _sweep_result(sweep, rt, [report, pipeline], alerts, notified=notified, failed=failed,
+                         heartbeats=[b.to_dict() for b in beats])  # fmt: skip
+
+
+def _heartbeat_regions(rt: Runtime) -> list[str]:
+    """Where the forwarding rules are (``WATCHED_REGIONS``), else the detector's own region alone: a region
+    without a rule would never answer."""
+    return list(rt.config.watched_regions) or [rt.home]
+
+
+def _rotated(sweep: Sweep, members: list[Account]) -> list[Account]:
+    """The member accounts whose turn for a heartbeat this sweep is (by the hour of the scheduled event)."""
+    try:
+        turn = datetime.fromisoformat(sweep.time.replace("Z", "+00:00")).hour % heartbeat.MEMBER_ROTATION
+    except ValueError:
+        turn = 0
+    return [a for n, a in enumerate(members) if n % heartbeat.MEMBER_ROTATION == turn]
 
 
 def _finish_begun(note: str, owed_keys: set[str], rt: Runtime, notified: set[str], failed: list[str]) -> bool:
@@ -542,6 +599,15 @@ def _sweep_organization(sweep: Sweep, rt: Runtime) -> HandlerResult:
         reports = [own, listing, *swept]
         covered = {**known, **record_coverage(reports, rt.table, known)}
         extra["skipped"] = [a.id for a in skipped]
+    places = [(rt.account, rt.cloudtrail)]
+    for member in _rotated(sweep, members):
+        try:
+            places.append((member.id, rt.access.cloudtrail(member.id)))
+        except AccountUnreachable as error:
+            LOG.warning("no heartbeat in %s: %s", member.id, error)
+    pipeline, beats = _heartbeats(sweep, rt, places, _heartbeat_regions(rt), {a.id: a.name for a in accounts})
+    reports.append(pipeline)
+    extra["heartbeats"] = [b.to_dict() for b in beats]
     trails = {t.arn for t in shared}
     covering = [t.trail.name for t in organization_trails(own.verdict.trails) if t.compliant]
     found = radius(accounts, covered, covering)

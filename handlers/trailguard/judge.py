@@ -319,8 +319,8 @@ def logging_gap(  # noqa: PLR0917 - the call as its record tells it, then the tr
         set_to = {k: parameters[k] for k in ("EventSelectors", "AdvancedEventSelectors") if k in parameters}
         if not set_to:
             return None
-        dropped = [f for f in evaluate_trail(replace(facts, selectors=set_to), account)
-                   if REGISTRY[f.rule].coverage_setting and f.counted]  # fmt: skip
+        judged = _exempted(evaluate_trail(replace(facts, selectors=set_to), account), account, policy)
+        dropped = [f for f in judged if REGISTRY[f.rule].coverage_setting and f.counted]  # exempt: what it is for
         if not dropped:
             return None
         less = dropped[0].message.rstrip(".")

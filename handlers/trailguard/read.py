@@ -202,7 +202,8 @@ def read_account(
                 ) from error
         state = reader.state(regions)
         known = [t for t in state.trails if t.arn in reader.shared]
-        fresh = rule_facts([t for t in state.trails if t.arn not in reader.shared], clients or only(cloudtrail), pool)
+        fresh = rule_facts([t for t in state.trails if t.arn not in reader.shared], clients or only(cloudtrail), pool,
+                           account=state.account)  # fmt: skip
         trails = sorted([*known, *fresh], key=lambda t: (t.home_region, t.name, t.arn))
         return replace(state, trails=tuple(trails))
     finally:
@@ -231,7 +232,7 @@ def read_trails(
         reader.drain()
         if transient is not None:
             transient.extend(reader.transient)
-        return rule_facts(reader.state(()).trails, clients or only(cloudtrail), pool, time_left)
+        return rule_facts(reader.state(()).trails, clients or only(cloudtrail), pool, time_left, account)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -249,10 +250,13 @@ def only(cloudtrail: ClientFactory) -> Clients:
 
 def rule_facts(
     states: Sequence[TrailState], clients: Clients, pool: ThreadPoolExecutor,
-    time_left: Callable[[], float] | None = None,
+    time_left: Callable[[], float] | None = None, account: str = "",
 ) -> list[TrailState]:  # fmt: skip
     """Each readable trail with what the rules' own reads found (``extra``); a read that fails makes the trail
-    unreadable, naming the permission when it was denied. No rule with reads: nothing is called."""
+    unreadable, naming the permission when it was denied. No rule with reads: nothing is called. The one
+    exception: an organization trail owned by another account than ``account`` (the one reading), whose
+    resources (its KMS key) the owner's policies need not open to members: what cannot be read is left out,
+    and judged where the trail is owned."""
     wanted = reads()
     if not wanted:
         return list(states)
@@ -270,6 +274,9 @@ def rule_facts(
         except FuturesTimeout:
             raise ReadsTimedOut(f"{read.action} did not answer in time") from None
         except (ClientError, BotoCoreError, LookupError) as error:
+            state = states[n]
+            if account and state.description.get("IsOrganizationTrail") and state.owner_account not in ("", account):
+                continue
             lacking = f" (the caller lacks {read.action})" if missing_permission(error, "") else ""
             errors.setdefault(n, []).append(f"{read.key}: {describe_error(error)}{lacking}")
     return [
@@ -312,6 +319,7 @@ def read_call(
     pool: ThreadPoolExecutor,
     clients: Clients | None = None,
     time_left: Callable[[], float] | None = None,
+    account: str = "",
 ) -> CallReading:
     """The trail a call named, read in the region of the call (a multi-region trail's home region): one
     DescribeTrails (which lists every multi-region trail of the account, as shadow copies) at the same time as
@@ -350,7 +358,7 @@ def read_call(
     if error is None and len(got) < 2:
         error = "not read"
     state = TrailState(mine, got.get("status"), got.get("selectors"), error, baseline)
-    (state,) = rule_facts([state], clients or only(cloudtrail), pool, time_left)
+    (state,) = rule_facts([state], clients or only(cloudtrail), pool, time_left, account)
     return CallReading(listing, state, baseline, transient=tuple(reader.transient))
 
 

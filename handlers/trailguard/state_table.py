@@ -332,6 +332,33 @@ class StateTable:
                 return False
             raise
 
+    def heartbeat_sent(self, account: str, region: str, name: str) -> None:
+        """Remember the heartbeat just sent into ``region`` of ``account`` (``heartbeat#<account>#<region>``)."""
+        self.client.update_item(
+            TableName=self.table, Key={"pk": {"S": f"heartbeat#{account}#{region}"}},
+            UpdateExpression="SET #sent = :name, #at = :now",
+            ExpressionAttributeNames={"#sent": "sent", "#at": "sent_at"},
+            ExpressionAttributeValues={":name": {"S": name}, ":now": {"N": str(int(self.clock()))}},
+        )  # fmt: skip
+
+    def heartbeat_seen(self, account: str, region: str, name: str) -> None:
+        """A heartbeat's event came back: the pipeline from ``region`` of ``account`` works."""
+        self.client.update_item(
+            TableName=self.table, Key={"pk": {"S": f"heartbeat#{account}#{region}"}},
+            UpdateExpression="SET #seen = :name, #seen_at = :now",
+            ExpressionAttributeNames={"#seen": "seen", "#seen_at": "seen_at"},
+            ExpressionAttributeValues={":name": {"S": name}, ":now": {"N": str(int(self.clock()))}},
+        )  # fmt: skip
+
+    def heartbeats(self, places: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
+        """The last heartbeat sent into each (account, region) and the last seen back: ``sent``, ``sent_at``,
+        ``seen``, ``seen_at`` (those known)."""
+        found = self._get_many("heartbeat#", [f"{a}#{r}" for a, r in places])
+        return {
+            _place(key): {k: str(v.get("S") or v.get("N") or "") for k, v in item.items() if k != "pk"}
+            for key, item in found.items()
+        }
+
     def save_shared(self, sweep_id: str, text: str) -> None:
         """What every account of an organization sweep shares (its organization trails as read), stored once
         for the accounts the sweep put on its queue (compressed; kept as long as an alert record)."""
@@ -364,6 +391,11 @@ def _alert_key(key: str) -> dict[str, Any]:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return {"pk": {"S": f"alert#{key}"}}
+
+
+def _place(key: str) -> tuple[str, str]:
+    account, _, region = key.partition("#")
+    return account, region
 
 
 def _names(*names: str) -> dict[str, str]:

@@ -39,6 +39,9 @@ EXPECTED_PATTERN: dict[str, Any] = {
 PARTITION = {"Ref": "AWS::Partition"}
 ACCOUNT = {"Ref": "AWS::AccountId"}
 TRAILS = {"Fn::Join": ["", ["arn:", PARTITION, ":cloudtrail:*:", ACCOUNT, ":trail/*"]]}
+# A trail's KMS key, read where it lives: it may be another account's (that account's key policy decides too).
+ANY_KEY = {"Fn::Join": ["", ["arn:", PARTITION, ":kms:*:*:key/*"]]}
+ANY_KEY_FINDING = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:*:*:key/*]"
 
 # What the handler calls in every mode: list trails and regions, read a trail, its state table, the topic (and
 # the topic's key), its own log group, and the dead-letter queue its failed async invocations go to.
@@ -50,6 +53,7 @@ READ_ACTIONS = frozenset(
         "cloudtrail:GetTrailStatus",
         "cloudtrail:GetInsightSelectors",
         "cloudtrail:ListTags",
+        "kms:DescribeKey",  # log-key-unusable's read of a trail's key
         "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:UpdateItem",
@@ -390,6 +394,7 @@ def test_handler_role_grants_each_action_on_its_narrowest_resource(deploy_full: 
             "ec2:DescribeRegions": ["*"],
             "cloudtrail:GetEventSelectors": [TRAILS],
             "cloudtrail:GetTrailStatus": [TRAILS],
+            "kms:DescribeKey": [ANY_KEY],
             "dynamodb:BatchGetItem": [table],
             "dynamodb:BatchWriteItem": [table],
             "dynamodb:UpdateItem": [table],
@@ -796,6 +801,7 @@ def test_handler_errors_throttles_and_dead_letters_alarm_to_the_topic(any_deploy
     alarms = {
         (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
         for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] != "HeartbeatReceived"
     }
     on_function = [{"Name": "FunctionName", "Value": ref(ids.function)}]
     on_queue = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [ids.queue, "QueueName"]}}]
@@ -813,6 +819,28 @@ def test_handler_errors_throttles_and_dead_letters_alarm_to_the_topic(any_deploy
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["Threshold"] >= 1
         assert alarm["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "seconds"),
+    [("rate(1 hour)", 3600), ("rate(30 minutes)", 1800), ("rate(2 days)", 86_400), ("cron(0 6 * * ? *)", 86_400)],
+)
+def test_the_heartbeat_alarm_waits_as_long_as_the_sweeps_come(schedule: str, seconds: int) -> None:
+    from stacks.detector import heartbeat_interval
+
+    assert heartbeat_interval(schedule) == seconds
+
+
+def test_the_heartbeat_alarm_treats_missing_data_as_breaching(any_deploy: Deployment) -> None:
+    template = any_deploy.home
+    [alarm] = [
+        a["Properties"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "HeartbeatReceived"
+    ]  # fmt: skip
+    assert alarm["Namespace"] == "trailguard" and alarm["Dimensions"] == [{"Name": "service", "Value": "trailguard"}]
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+    assert alarm["AlarmActions"] == [ref(Ids.of(template).topic)]
 
 
 # ----------------------------------------------------------------------------------------- forwarders
@@ -888,6 +916,7 @@ def test_every_cdk_nag_acknowledgment_has_a_written_reason(any_deploy: Deploymen
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]",
+        ANY_KEY_FINDING,
     } | ({PASS_ROLE_FINDING} if any_deploy.settings.remediation_mode == "on" else set())
     for rule, reasons in acknowledged.items():
         for reason in reasons:
@@ -908,6 +937,7 @@ def test_every_cdk_nag_acknowledgment_is_still_needed(monkeypatch: pytest.Monkey
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]",
+        ANY_KEY_FINDING,
         PASS_ROLE_FINDING,  # FULL_CONTEXT has remediation on
     }
 

@@ -29,6 +29,7 @@ from stacks.organization import (
 from tests.stacks.conftest import CDK_JSON_CONTEXT, ORG_ON_CONTEXT, Deployment, build_app, settings_from
 from tests.stacks.test_detector_stack import (
     ACCOUNT,
+    ANY_KEY,
     CLOUDTRAIL_WRITES,
     EXPECTED_PATTERN,
     PARTITION,
@@ -58,6 +59,7 @@ MEMBER_READS = {
     "cloudtrail:GetInsightSelectors": [TRAILS],
     "cloudtrail:GetTrailStatus": [TRAILS],
     "cloudtrail:ListTags": [TRAILS],
+    "kms:DescribeKey": [ANY_KEY],  # a trail's key, wherever it lives
     "cloudtrail:StopLogging": [  # the heartbeat's failing call, on trails no one names like this
         {"Fn::Join": ["", ["arn:", PARTITION, ":cloudtrail:*:", ACCOUNT, f":trail/{HEARTBEAT_PREFIX}*"]]}
     ],

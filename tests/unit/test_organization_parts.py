@@ -264,3 +264,23 @@ def test_an_organization_trail_is_reverted_only_with_its_owners_credentials() ->
 
     assert results == [] and planned.calls == ()
     assert f"organization trail of account {OTHER_ACCOUNT}" in planned.why_not
+
+
+def test_a_foreign_organization_trails_key_that_a_member_cannot_read_is_left_to_its_owner() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trailguard.read import rule_facts
+
+    class Kms:
+        def describe_key(self, **_: Any) -> Any:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "no"}}
+            raise ClientError(error, "DescribeKey")  # type: ignore[arg-type]
+
+    key = f"arn:aws:kms:eu-west-1:{OTHER_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    foreign = state(trail("org", account=OTHER_ACCOUNT, IsOrganizationTrail=True, KmsKeyId=key))
+    own = state(trail("own", KmsKeyId=key))
+    with ThreadPoolExecutor(2) as pool:
+        read = rule_facts([foreign, own], lambda _service, _region: Kms(), pool, account=ACCOUNT)
+
+    assert read[0].error is None  # judged where it is owned; here it still covers the account
+    assert read[1].error is not None and "kms:DescribeKey" in read[1].error  # the account's own key: not-evaluable

@@ -81,12 +81,16 @@ class Read:
 
     ``fetch(clients, facts)`` makes the call(s) and returns what the check reads as ``facts.extra[key]``; it
     runs only for trails whose status and selectors were read, at the edge, never inside the judgement. A
-    botocore error makes the trail ``not-evaluable`` and names ``action`` when it was denied.
+    botocore error makes the trail ``not-evaluable`` and names ``action`` when it was denied. ``resource`` is
+    what the stack grants ``action`` on: "" for the account's own resources of the action's service, or an ARN
+    with ``{partition}`` (and ``{account}``) placeholders when what a trail names may be another account's (a KMS
+    key shared from a security account), whose own resource policy then decides too.
     """
 
     key: str
     action: str  # the IAM action the read needs, granted to the detector
     fetch: Callable[[Clients, Facts], Any]
+    resource: str = ""
 
 
 Check = Callable[[Facts], str | None]
