@@ -134,6 +134,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         result = flow.ignored(intake)
     elif isinstance(intake, events.Sweep):
         result = flow.handle_sweep(intake, runtime(context))
+    elif isinstance(intake, events.DeliveryCall):  # a call on a trail's bucket, key or log group
+        result = flow.handle_delivery(intake, runtime(context))
     elif isinstance(intake, events.SweepBatch):  # the organization sweep's SQS messages: Lambda's batch answer
         answer = flow.handle_batch(intake, runtime(context))
         metrics.add_metric(name="SweepMessagesFailed", unit=MetricUnit.Count, value=len(answer["batchItemFailures"]))

@@ -34,7 +34,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from trailguard.config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, TIMEOUT_SECONDS
-from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, WATCHED_CALLS
+from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, DELIVERY_CALLS, WATCHED_CALLS
 from trailguard.rules import reads, revert_actions
 
 from .bundling import LocalPythonBundling, source_hash
@@ -102,10 +102,27 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     return queue
 
 
+# The calls that break a trail's delivery from the side, on its bucket, key or log group: a rule of their own,
+# so that neither pattern matches the other's sources.
+DELIVERY_PATTERN: dict[str, Any] = {
+    "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in DELIVERY_CALLS),
+    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+    "detail": {"eventSource": sorted(DELIVERY_CALLS),
+               "eventName": sorted({name for names, _ in DELIVERY_CALLS.values() for name in names})},
+}  # fmt: skip
+
+
 def event_pattern() -> events.EventPattern:
     return events.EventPattern(
         source=EVENT_PATTERN["source"], detail_type=EVENT_PATTERN["detail-type"], detail=EVENT_PATTERN["detail"]
     )
+
+
+def delivery_pattern() -> events.EventPattern:
+    return events.EventPattern(
+        source=DELIVERY_PATTERN["source"], detail_type=DELIVERY_PATTERN["detail-type"],
+        detail=DELIVERY_PATTERN["detail"],
+    )  # fmt: skip
 
 
 def _by_service(actions: tuple[str, ...]) -> dict[str, list[str]]:
@@ -302,6 +319,13 @@ class DetectorStack(Stack):
             "TrailChanges",
             description="CloudTrail calls that can switch a trail's logging off",
             event_pattern=event_pattern(),
+            targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
+        )
+        events.Rule(
+            self,
+            "DeliveryChanges",
+            description="Calls on a bucket, KMS key or log group that can stop a trail's logs from arriving",
+            event_pattern=delivery_pattern(),
             targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
         )
         events.Rule(

@@ -7,9 +7,10 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .detector import dead_letter_queue, event_pattern
+from .detector import dead_letter_queue, delivery_pattern, event_pattern
 
 
 class ForwarderStack(Stack):
@@ -22,11 +23,19 @@ class ForwarderStack(Stack):
         )
         # Events EventBridge could not forward (after its own retries) wait here, in this region, for 14 days.
         unforwarded = dead_letter_queue(self, "Unforwarded")
+        forwarding = iam.Role(self, "ForwardingRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
         events.Rule(
             self,
             "ForwardTrailChanges",
             description=f"Forward CloudTrail changes to trailguard in {home_region}",
             event_pattern=event_pattern(),
-            targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded)],
+            targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded, role=forwarding)],
+        )
+        events.Rule(
+            self,
+            "ForwardDeliveryChanges",
+            description=f"Forward calls on trails' buckets, keys and log groups to trailguard in {home_region}",
+            event_pattern=delivery_pattern(),
+            targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded, role=forwarding)],
         )
         CfnOutput(self, "UnforwardedQueueUrl", value=unforwarded.queue_url)

@@ -36,7 +36,14 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from .detector import acknowledge, dead_letter_queue, event_pattern, revert_statements, trail_read_statements
+from .detector import (
+    acknowledge,
+    dead_letter_queue,
+    delivery_pattern,
+    event_pattern,
+    revert_statements,
+    trail_read_statements,
+)
 from .settings import DeploySettings
 
 HEARTBEAT_PREFIX = "trailguard-heartbeat-"  # the trail the heartbeat's StopLogging names, which never exists
@@ -98,12 +105,20 @@ class MemberStack(Stack):
             scope, "HubBus", f"arn:{Aws.PARTITION}:events:{hub_region}:{hub_account}:event-bus/default"
         )
         unforwarded = dead_letter_queue(scope, "Unforwarded")  # what EventBridge gave up on, kept 14 days
+        forwarding = iam.Role(scope, "EventsRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
         events.Rule(
             scope,
             "ForwardTrailChanges",
             description="Forward CloudTrail changes to trailguard's hub",
             event_pattern=event_pattern(),
-            targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded)],
+            targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded, role=forwarding)],
+        )
+        events.Rule(
+            scope,
+            "ForwardDeliveryChanges",
+            description="Forward calls on trails' buckets, keys and log groups to trailguard's hub",
+            event_pattern=delivery_pattern(),
+            targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded, role=forwarding)],
         )
 
     def _member_role(self, settings: DeploySettings, hub_role_arn: str) -> iam.Role:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trailguard.events import Intake, Sweep, SweepBatch, TrailCall, parse
+from trailguard.events import DeliveryCall, Intake, Sweep, SweepBatch, TrailCall, parse
 
 
 def wrap(record: Any, envelope_id: str) -> dict[str, Any]:
@@ -60,6 +60,8 @@ def describe(outcome: Intake) -> str:
         return f"sweep    id={outcome.event_id} account={outcome.account or '-'}"
     if isinstance(outcome, SweepBatch):
         return f"batch    {len(outcome.records)} sweep message(s)"
+    if isinstance(outcome, DeliveryCall):
+        return f"delivery {outcome.event_name} {outcome.service}:{outcome.resource} account={outcome.account}"
     return f"ignored  {outcome.reason}"
 
 

@@ -175,6 +175,29 @@ def _about(call: TrailCall, *, kind: AlertKind, severity: Severity, summary: str
     )
 
 
+def delivery_alert(
+    key: str, event_name: str, *, service: str, resource: str, account: str, region: str, actor: Actor,
+    findings: tuple[Finding, ...], trail_name: str, trail_arn: str | None,
+) -> Alert:  # fmt: skip
+    """A call on a bucket, key or log group left a trail that uses it unable to deliver or encrypt its logs."""
+    first = _cut(min(findings, key=lambda f: SEVERITIES.index(f.severity)).message, 500, " …")
+    return Alert(
+        key=key,
+        kind="drift",
+        severity=worst([f.severity for f in findings]),
+        summary=f"{event_name} on {service} {_cut(resource, 300, ' …')} in {region}: {first}",
+        account=account,
+        region=region,
+        trail_name=trail_name,
+        trail_arn=trail_arn,
+        event_name=event_name,
+        actor=_bounded(actor),
+        findings=alert_findings(findings),
+        action="Nothing: a person must fix the bucket policy, key or log group (see the findings).",
+        console_url=console_url(trail_arn, region),
+    )
+
+
 def sweep_alert(
     key: str, findings: tuple[Finding, ...], *, what: str, region: str, account: str, action: str,
     trail_name: str, trail_arn: str | None = None, exempt: bool = False,

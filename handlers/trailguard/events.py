@@ -16,6 +16,15 @@ from .arn import TrailArn, account_of, partition_of
 
 WATCHED_CALLS = frozenset({"PutEventSelectors", "UpdateTrail", "StopLogging", "DeleteTrail"})
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+# Calls that break a trail's delivery from the side (CloudTrail User Guide: the bucket policy must let CloudTrail
+# write, the KMS key must be usable, the log group must exist): event source -> (calls, the parameter naming
+# the resource). The handler maps the resource back to the trails that use it and judges them.
+DELIVERY_CALLS: dict[str, tuple[frozenset[str], str]] = {
+    "s3.amazonaws.com": (frozenset({"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketLifecycle",
+                                    "DeleteBucket"}), "bucketName"),
+    "kms.amazonaws.com": (frozenset({"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"}), "keyId"),
+    "logs.amazonaws.com": (frozenset({"DeleteLogGroup"}), "logGroupName"),
+}  # fmt: skip
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
 _NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -76,6 +85,24 @@ class Sweep:
 
 
 @dataclass(frozen=True)
+class DeliveryCall:
+    """A call on a resource a trail's delivery depends on (its bucket, key or log group)."""
+
+    event_id: str
+    event_name: str
+    account: str
+    region: str
+    service: str  # s3 | kms | logs
+    resource: str  # the bucket name, key id (or ARN, or alias) or log group name, as the call named it
+    actor: Actor
+    error_code: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error_code)
+
+
+@dataclass(frozen=True)
 class SweepBatch:
     """SQS messages of the organization sweep (one account each), as Lambda's SQS event source hands them."""
 
@@ -89,7 +116,7 @@ class Ignored:
     event_name: str = ""
 
 
-Intake = TrailCall | Sweep | SweepBatch | Ignored
+Intake = TrailCall | DeliveryCall | Sweep | SweepBatch | Ignored
 
 
 # requestParameters keys of the watched calls, as the API spells them (records use lowerCamel)
@@ -168,6 +195,37 @@ def _scheduled(event: Mapping[str, Any]) -> Intake:
     return Sweep(event_id=event_id, account=_text(event.get("account")), time=_text(event.get("time")))
 
 
+def _not_cloudtrail(event: Mapping[str, Any]) -> Intake | None:
+    """The intakes that are not a CloudTrail call: SQS sweep messages, the schedule, a call on a bucket, key or
+    log group; None for anything else."""
+    if "Records" in event:
+        return _batch(event["Records"])
+    source = event.get("source")
+    if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
+        return _scheduled(event)
+    if source in ("aws.s3", "aws.kms", "aws.logs"):
+        return _delivery(event)
+    return None
+
+
+def _delivery(event: Mapping[str, Any]) -> Intake:
+    """A call on a bucket, key or log group (``DELIVERY_CALLS``), or why it is ignored."""
+    detail = _mapping(event.get("detail"))
+    event_id = _text(detail.get("eventID")) or _text(event.get("id"))
+    event_name = _text(detail.get("eventName"))
+    watched = DELIVERY_CALLS.get(_text(detail.get("eventSource")))
+    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or watched is None or event_name not in watched[0]:
+        return Ignored("not a watched call on a trail's bucket, key or log group", event_id, event_name)
+    region = _text(detail.get("awsRegion")) or _text(event.get("region"))
+    account = _text(event.get("account")) or _text(detail.get("recipientAccountId"))
+    resource = _text(_mapping(detail.get("requestParameters")).get(watched[1]))
+    if not event_id or not _REGION.fullmatch(region) or not _ACCOUNT.fullmatch(account) or not resource:
+        return Ignored("the call names no event id, region, account or resource", event_id, event_name)
+    service = _text(detail.get("eventSource")).split(".", 1)[0]
+    return DeliveryCall(event_id, event_name, account, region, service, resource, actor_of(detail),
+                        _text(detail.get("errorCode")))  # fmt: skip
+
+
 def _batch(records: Any) -> Intake:
     """Lambda's SQS event: the sweep's messages, each checked when it is handled."""
     if (
@@ -200,11 +258,10 @@ def parse(event: Any) -> Intake:
     """Classify an EventBridge event. Never raises: anything unexpected is ``Ignored`` with its reason."""
     if not isinstance(event, Mapping):
         return Ignored(f"event is a {type(event).__name__}, not an object")
-    if "Records" in event:
-        return _batch(event["Records"])
+    other = _not_cloudtrail(event)
+    if other is not None:
+        return other
     source = event.get("source")
-    if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
-        return _scheduled(event)
     if source != "aws.cloudtrail":
         return Ignored(f"source {_text(source)!r} is not aws.cloudtrail", _text(event.get("id")))
     detail = _mapping(event.get("detail"))

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import heartbeat
-from .alerts import Alert, attempt_alert, drift_alert, unjudged_alert
+from .alerts import Alert, attempt_alert, delivery_alert, drift_alert, unjudged_alert
 from .aws import explain
 from .baseline import Baseline
 from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
-from .events import Actor, Ignored, Sweep, SweepBatch, TrailCall
+from .events import Actor, DeliveryCall, Ignored, Sweep, SweepBatch, TrailCall
 from .fix import ActionResult, revert
 from .fleet import (
     Order,
@@ -40,7 +40,7 @@ from .fleet import (
     sweep_accounts,
     with_radius,
 )
-from .judge import NARROWING, CallReading, CallVerdict, TrailState, judge_call, logging_gap
+from .judge import NARROWING, CallReading, CallVerdict, TrailState, evaluate_account, judge_call, logging_gap
 from .organization import SESSION_NAME, Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
@@ -235,6 +235,54 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
 def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
     """Judge one watched call, put the trail back if the operator opted in, and tell people, once."""
     return replace(_handle_call(call, rt), account=call.account)
+
+
+def handle_delivery(call: DeliveryCall, rt: Runtime) -> HandlerResult:
+    """A call on a bucket, KMS key or log group: the trails of the account that use it (as the region's
+    DescribeTrails lists them), read and judged now; an alert when one no longer delivers or encrypts."""
+    outside = rt.outside(call.account)
+    if outside or call.failed:
+        why = outside or f"the call failed ({call.error_code}), so nothing changed"
+        return replace(ignored(Ignored(why, call.event_id, call.event_name)), account=call.account)
+    try:
+        clients = rt.clients_of(call.account)
+        listed = clients("cloudtrail", call.region).describe_trails(includeShadowTrails=True).get("trailList", [])
+        using = [t for t in listed if _uses(t, call.service, call.resource)]
+        states = read_trails(lambda region: clients("cloudtrail", region), using, call.account, clients=clients,
+                             time_left=rt.deadline.for_reading)  # fmt: skip
+    except (AccountUnreachable, ClientError, BotoCoreError, ReadsTimedOut) as error:
+        raise RetryLater(f"the trails using {call.service} {call.resource} could not be read: {error}") from error
+    if not using:
+        why = f"no trail of account {call.account} in {call.region} uses {call.service} {call.resource}"
+        return replace(ignored(Ignored(why, call.event_id, call.event_name)), account=call.account)
+    verdict = evaluate_account(call.account, states, rt.config.policy, call.region)
+    findings = tuple(f for t in verdict.trails for f in t.findings)
+    counted = tuple(f for f in findings if f.counted)
+    if not counted:
+        return HandlerResult("compliant", call.event_id, call.event_name, findings=findings, account=call.account)
+    first = next(t.trail for t in verdict.trails if t.counted)
+    alert = _named(delivery_alert(call.event_id, call.event_name, service=call.service, resource=call.resource,
+                                  account=call.account, region=call.region, actor=call.actor, findings=counted,
+                                  trail_name=first.name, trail_arn=first.arn), rt)  # fmt: skip
+    reported = {t.trail.arn: fingerprint(f.rule for f in t.counted) for t in verdict.trails if t.counted}
+    outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left,
+                      then=functools.partial(rt.table.set_reported, reported))  # fmt: skip
+    status: Status = "duplicate" if outcome.duplicate else "drift"
+    return HandlerResult(status, call.event_id, call.event_name, first.arn, findings, notified=outcome.delivered,
+                         failed=_failures(outcome), account=call.account)  # fmt: skip
+
+
+def _uses(trail: Mapping[str, Any], service: str, resource: str) -> bool:
+    """Whether ``trail`` (a DescribeTrails item) delivers to, or encrypts with, the named resource."""
+    if service == "s3":
+        return trail.get("S3BucketName") == resource
+    if service == "kms":
+        key = str(trail.get("KmsKeyId") or "")
+        return bool(key) and (
+            key == resource or key.endswith(f"/{resource}") or resource.endswith(key.rsplit("/", 1)[-1])
+        )
+    group = str(trail.get("CloudWatchLogsLogGroupArn") or "")
+    return f":log-group:{resource}:" in f"{group}:" or group.endswith(f":log-group:{resource}")
 
 
 def _not_judged(call: TrailCall, rt: Runtime) -> HandlerResult | None:

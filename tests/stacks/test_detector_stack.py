@@ -18,7 +18,7 @@ from moto.events.models import EventPattern
 
 import stacks.detector
 from stacks import HOME_STACK
-from stacks.detector import EVENT_PATTERN, EXEMPTIONS_FILE, remediation_actions
+from stacks.detector import DELIVERY_PATTERN, EVENT_PATTERN, EXEMPTIONS_FILE, remediation_actions
 from tests.events import event, names, record, wrap
 from tests.stacks.conftest import FULL_CONTEXT, Deployment, build_app, deploy, settings_from
 from trailguard import events as intake
@@ -251,9 +251,18 @@ def test_trail_change_rule_matches_exactly_the_watched_cloudtrail_calls(deploy_f
         if "EventPattern" in p
     ]
 
-    assert patterns == [EXPECTED_PATTERN]
+    assert EXPECTED_PATTERN in patterns and DELIVERY_PATTERN in patterns and len(patterns) == 2
     assert EVENT_PATTERN == EXPECTED_PATTERN
     assert set(EXPECTED_PATTERN["detail"]["eventName"]) == WATCHED_CALLS
+    assert DELIVERY_PATTERN == {
+        "source": ["aws.kms", "aws.logs", "aws.s3"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["kms.amazonaws.com", "logs.amazonaws.com", "s3.amazonaws.com"],
+            "eventName": ["DeleteBucket", "DeleteBucketPolicy", "DeleteLogGroup", "DisableKey", "PutBucketLifecycle",
+                          "PutBucketPolicy", "PutKeyPolicy", "ScheduleKeyDeletion"],
+        },
+    }  # fmt: skip
 
 
 def test_trail_change_rule_targets_the_handler_with_retries_and_the_dead_letter_queue(
@@ -877,16 +886,18 @@ def test_forwarder_sends_the_same_events_to_the_home_default_bus_and_nothing_els
     assert home is not None and deployment.forwarders
 
     for template in deployment.forwarders.values():
-        rule = only(template, "AWS::Events::Rule")
+        rules = list(template.find_resources("AWS::Events::Rule"))
         role = only(template, "AWS::IAM::Role")
-        assert props(template, rule)["EventPattern"] == EXPECTED_PATTERN
-        targets = [{k: v for k, v in t.items() if k != "Id"} for t in props(template, rule)["Targets"]]
+        patterns = [props(template, rule)["EventPattern"] for rule in rules]
+        assert sorted(patterns, key=str) == sorted([EXPECTED_PATTERN, DELIVERY_PATTERN], key=str)
         queue = only(template, "AWS::SQS::Queue")  # what could not be forwarded waits here
         assert props(template, queue)["SqsManagedSseEnabled"] is True
         assert props(template, queue)["MessageRetentionPeriod"] == 14 * 24 * 3600
-        assert targets == [
-            {"Arn": default_bus(home), "RoleArn": arn_of(role), "DeadLetterConfig": {"Arn": arn_of(queue)}}
-        ]
+        for rule in rules:
+            targets = [{k: v for k, v in t.items() if k != "Id"} for t in props(template, rule)["Targets"]]
+            assert targets == [
+                {"Arn": default_bus(home), "RoleArn": arn_of(role), "DeadLetterConfig": {"Arn": arn_of(queue)}}
+            ]
         assert props(template, role)["AssumeRolePolicyDocument"]["Statement"] == [
             {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}}
         ]

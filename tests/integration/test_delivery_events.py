@@ -1,0 +1,77 @@
+"""Calls that break a trail's delivery from the side (its bucket, KMS key or log group): the handler maps the
+resource back to the trails that use it and judges them now."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.events import wrap
+
+from .conftest import ACCOUNT, BUCKET, REGION, Detector, cloudtrail
+
+pytestmark = pytest.mark.integration
+
+
+def side_call(source: str, name: str, parameters: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The EventBridge event of a call on a bucket, key or log group, as CloudTrail records it."""
+    detail = {
+        "eventVersion": "1.09", "eventTime": "2026-11-28T09:00:00Z", "eventSource": f"{source}.amazonaws.com",
+        "eventName": name, "awsRegion": REGION, "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.22.4",
+        "userIdentity": {"type": "IAMUser", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
+        "requestParameters": parameters, "responseElements": None, "eventID": str(uuid.uuid4()),
+        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT, **changes,
+    }  # fmt: skip
+    return wrap(detail, source=f"aws.{source}")
+
+
+def test_disabling_a_trails_key_is_alerted_at_once_naming_the_trail(
+    detector: Detector, trail: Callable[..., str]
+) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.create_key(Description="trail logs")["KeyMetadata"]
+    arn = trail(REGION, "org-audit")
+    cloudtrail().update_trail(Name="org-audit", KmsKeyId=key["Arn"])
+    kms.disable_key(KeyId=key["KeyId"])
+
+    result = detector.run(side_call("kms", "DisableKey", {"keyId": key["KeyId"]}))
+
+    assert result["status"] == "drift" and result["trail_arn"] == arn
+    assert [f["rule"] for f in result["findings"] if f["rule"] != "organization-trail-elsewhere"] == [
+        "log-key-unusable"
+    ]
+    [text] = detector.slack_texts()
+    assert "DisableKey on kms" in text and "org-audit" in text and "mallory" in text
+    assert len(detector.inbox()) == 1
+    again = detector.run(side_call("kms", "DisableKey", {"keyId": key["KeyId"]}, eventID=result["event_id"]))
+    assert again["status"] == "duplicate" and len(detector.slack_texts()) == 1
+
+
+def test_a_bucket_policy_change_that_has_not_broken_delivery_yet_is_judged_compliant(
+    detector: Detector, trail: Callable[..., str]
+) -> None:
+    trail(REGION, "org-audit")
+    policy = {"Version": "2012-10-17", "Statement": []}
+    boto3.client("s3", region_name=REGION).put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
+
+    result = detector.run(side_call("s3", "PutBucketPolicy", {"bucketName": BUCKET, "bucketPolicy": policy}))
+
+    assert result["status"] == "compliant" and result["account"] == ACCOUNT
+    assert detector.slack_texts() == []
+
+
+def test_a_resource_no_trail_uses_or_a_failed_call_is_ignored(detector: Detector, trail: Callable[..., str]) -> None:
+    trail(REGION, "org-audit")
+
+    unused = detector.run(side_call("s3", "DeleteBucket", {"bucketName": "someone-elses-bucket"}))
+    failed = detector.run(side_call("logs", "DeleteLogGroup", {"logGroupName": "audit"}, errorCode="AccessDenied"))
+    unwatched = detector.run(side_call("s3", "PutObject", {"bucketName": BUCKET}))
+
+    assert unused["status"] == failed["status"] == unwatched["status"] == "ignored"
+    assert "no trail of account" in unused["reason"] and "AccessDenied" in failed["reason"]
+    assert detector.slack_texts() == []
