@@ -178,8 +178,10 @@ def _about(call: TrailCall, *, kind: AlertKind, severity: Severity, summary: str
 def delivery_alert(
     key: str, event_name: str, *, service: str, resource: str, account: str, region: str, actor: Actor,
     findings: tuple[Finding, ...], trail_name: str, trail_arn: str | None,
+    action: str = "Nothing: a person must fix the bucket policy, key or log group (see the findings).",
 ) -> Alert:  # fmt: skip
-    """A call on a bucket, key or log group left a trail that uses it unable to deliver or encrypt its logs."""
+    """A call on a bucket, key or log group left a trail that uses it unable to deliver or encrypt its logs (or
+    an organization-level call removed CloudTrail's reach)."""
     first = _cut(min(findings, key=lambda f: SEVERITIES.index(f.severity)).message, 500, " …")
     return Alert(
         key=key,
@@ -193,7 +195,7 @@ def delivery_alert(
         event_name=event_name,
         actor=_bounded(actor),
         findings=alert_findings(findings),
-        action="Nothing: a person must fix the bucket policy, key or log group (see the findings).",
+        action=action,
         console_url=console_url(trail_arn, region),
     )
 

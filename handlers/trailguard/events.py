@@ -24,7 +24,12 @@ DELIVERY_CALLS: dict[str, tuple[frozenset[str], str]] = {
                                     "DeleteBucket"}), "bucketName"),
     "kms.amazonaws.com": (frozenset({"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy"}), "keyId"),
     "logs.amazonaws.com": (frozenset({"DeleteLogGroup"}), "logGroupName"),
+    # The organization-level calls that remove CloudTrail's reach (made in us-east-1): an account leaving the
+    # organization, CloudTrail's trusted access disabled, its delegated administrator deregistered.
+    "organizations.amazonaws.com": (frozenset({"LeaveOrganization", "DisableAWSServiceAccess",
+                                               "DeregisterDelegatedAdministrator"}), "servicePrincipal"),
 }  # fmt: skip
+CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
 _NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -203,7 +208,7 @@ def _not_cloudtrail(event: Mapping[str, Any]) -> Intake | None:
     source = event.get("source")
     if source == "aws.events" and event.get("detail-type") == SCHEDULED_DETAIL_TYPE:
         return _scheduled(event)
-    if source in ("aws.s3", "aws.kms", "aws.logs"):
+    if source in ("aws.s3", "aws.kms", "aws.logs", "aws.organizations"):
         return _delivery(event)
     return None
 
@@ -219,6 +224,10 @@ def _delivery(event: Mapping[str, Any]) -> Intake:
     region = _text(detail.get("awsRegion")) or _text(event.get("region"))
     account = _text(event.get("account")) or _text(detail.get("recipientAccountId"))
     resource = _text(_mapping(detail.get("requestParameters")).get(watched[1]))
+    if event_name == "LeaveOrganization":
+        resource = account  # the account leaving: the call takes no parameters
+    elif watched[1] == "servicePrincipal" and resource != CLOUDTRAIL_PRINCIPAL:
+        return Ignored(f"{event_name} for {resource or 'no service'}, not CloudTrail", event_id, event_name)
     if not event_id or not _REGION.fullmatch(region) or not _ACCOUNT.fullmatch(account) or not resource:
         return Ignored("the call names no event id, region, account or resource", event_id, event_name)
     service = _text(detail.get("eventSource")).split(".", 1)[0]

@@ -44,7 +44,8 @@ from .judge import NARROWING, CallReading, CallVerdict, TrailState, evaluate_acc
 from .organization import SESSION_NAME, Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
-from .rules import REGISTRY, Finding
+from .rules import REGISTRY, Facts, Finding
+from .rules.logging_gap import LOGGING_GAP
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .send import Outcome, Sender, deliver
 from .state_table import Claim, StateTable, Unprocessed, fingerprint
@@ -240,10 +241,12 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
 def handle_delivery(call: DeliveryCall, rt: Runtime) -> HandlerResult:
     """A call on a bucket, KMS key or log group: the trails of the account that use it (as the region's
     DescribeTrails lists them), read and judged now; an alert when one no longer delivers or encrypts."""
-    outside = rt.outside(call.account)
+    outside = "" if call.service == "organizations" else rt.outside(call.account)  # a leaver is outside now
     if outside or call.failed:
         why = outside or f"the call failed ({call.error_code}), so nothing changed"
         return replace(ignored(Ignored(why, call.event_id, call.event_name)), account=call.account)
+    if call.service == "organizations":
+        return _reach_removed(call, rt)
     try:
         clients = rt.clients_of(call.account)
         listed = clients("cloudtrail", call.region).describe_trails(includeShadowTrails=True).get("trailList", [])
@@ -269,6 +272,33 @@ def handle_delivery(call: DeliveryCall, rt: Runtime) -> HandlerResult:
                       then=functools.partial(rt.table.set_reported, reported))  # fmt: skip
     status: Status = "duplicate" if outcome.duplicate else "drift"
     return HandlerResult(status, call.event_id, call.event_name, first.arn, findings, notified=outcome.delivered,
+                         failed=_failures(outcome), account=call.account)  # fmt: skip
+
+
+REACH = {
+    "LeaveOrganization": "account {account} left the organization, so its organization trail no longer logs its "
+                         "events (and an organization detector no longer serves it)",
+    "DisableAWSServiceAccess": "CloudTrail's trusted access to the organization was disabled, so organization "
+                               "trails stop logging member accounts",
+    "DeregisterDelegatedAdministrator": "CloudTrail's delegated administrator was deregistered, so the organization "
+                                        "trails it managed can no longer be managed from it",
+}  # fmt: skip
+
+
+def _reach_removed(call: DeliveryCall, rt: Runtime) -> HandlerResult:
+    """An organization-level call that removed CloudTrail's reach: a logging gap from now on, alerted."""
+    what = REACH[call.event_name].format(account=call.account)
+    message = (f"{call.event_name} by {call.actor.arn or 'an unknown caller'}: {what}. Events from the accounts "
+               "concerned are not logged by the organization's trails until this is undone.")  # fmt: skip
+    gap = LOGGING_GAP.finding(message, Facts(region=call.region), account=call.account)
+    alert = _named(delivery_alert(call.event_id, call.event_name, service="organizations", resource=call.resource,
+                                  account=call.account, region=call.region, actor=call.actor, findings=(gap,),
+                                  trail_name="(organization)", trail_arn=None,
+                                  action="Nothing: a person must undo it in AWS Organizations (see the finding)."),
+                   rt)  # fmt: skip
+    outcome = deliver(alert, rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(), time_left=rt.deadline.left)
+    status: Status = "duplicate" if outcome.duplicate else "drift"
+    return HandlerResult(status, call.event_id, call.event_name, None, (gap,), notified=outcome.delivered,
                          failed=_failures(outcome), account=call.account)  # fmt: skip
 
 

@@ -75,3 +75,29 @@ def test_a_resource_no_trail_uses_or_a_failed_call_is_ignored(detector: Detector
     assert unused["status"] == failed["status"] == unwatched["status"] == "ignored"
     assert "no trail of account" in unused["reason"] and "AccessDenied" in failed["reason"]
     assert detector.slack_texts() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "says"),
+    [
+        ("LeaveOrganization", None, "left the organization"),
+        ("DisableAWSServiceAccess", {"servicePrincipal": "cloudtrail.amazonaws.com"}, "trusted access"),
+        ("DeregisterDelegatedAdministrator", {"accountId": "111122223333",
+                                              "servicePrincipal": "cloudtrail.amazonaws.com"}, "delegated admin"),
+    ],
+)  # fmt: skip
+def test_an_organization_call_that_removes_cloudtrails_reach_is_a_logging_gap(
+    detector: Detector, name: str, parameters: dict[str, Any] | None, says: str
+) -> None:
+    result = detector.run(side_call("organizations", name, parameters or {}))
+
+    assert result["status"] == "drift" and [f["rule"] for f in result["findings"]] == ["logging-gap"]
+    assert says in result["findings"][0]["message"] and "mallory" in result["findings"][0]["message"]
+    [text] = detector.slack_texts()
+    assert name in text and "AWS Organizations" in text
+
+
+def test_the_same_organization_call_for_another_service_is_ignored(detector: Detector) -> None:
+    other = side_call("organizations", "DisableAWSServiceAccess", {"servicePrincipal": "config.amazonaws.com"})
+
+    assert detector.run(other)["status"] == "ignored" and detector.slack_texts() == []

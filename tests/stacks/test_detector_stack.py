@@ -255,11 +255,13 @@ def test_trail_change_rule_matches_exactly_the_watched_cloudtrail_calls(deploy_f
     assert EVENT_PATTERN == EXPECTED_PATTERN
     assert set(EXPECTED_PATTERN["detail"]["eventName"]) == WATCHED_CALLS
     assert DELIVERY_PATTERN == {
-        "source": ["aws.kms", "aws.logs", "aws.s3"],
+        "source": ["aws.kms", "aws.logs", "aws.organizations", "aws.s3"],
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
-            "eventSource": ["kms.amazonaws.com", "logs.amazonaws.com", "s3.amazonaws.com"],
-            "eventName": ["DeleteBucket", "DeleteBucketPolicy", "DeleteLogGroup", "DisableKey", "PutBucketLifecycle",
+            "eventSource": ["kms.amazonaws.com", "logs.amazonaws.com", "organizations.amazonaws.com",
+                            "s3.amazonaws.com"],
+            "eventName": ["DeleteBucket", "DeleteBucketPolicy", "DeleteLogGroup", "DeregisterDelegatedAdministrator",
+                          "DisableAWSServiceAccess", "DisableKey", "LeaveOrganization", "PutBucketLifecycle",
                           "PutBucketPolicy", "PutKeyPolicy", "ScheduleKeyDeletion"],
         },
     }  # fmt: skip
