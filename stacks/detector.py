@@ -125,6 +125,16 @@ def delivery_pattern() -> events.EventPattern:
     )  # fmt: skip
 
 
+def watched_rules() -> list[tuple[str, str, events.EventPattern]]:
+    """The detector's rules, as (construct id, what it matches, pattern): the same in the home region, in the
+    forwarders and in every member account."""
+    return [
+        ("TrailChanges", "CloudTrail calls that can switch a trail's logging off", event_pattern()),
+        ("DeliveryChanges", "calls on a trail's bucket, KMS key or log group, and organization calls, that can "
+                            "stop a trail's logs from arriving", delivery_pattern()),
+    ]  # fmt: skip
+
+
 def _by_service(actions: tuple[str, ...]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for action in actions:
@@ -314,20 +324,14 @@ class DetectorStack(Stack):
             max_event_age=Duration.seconds(MAX_EVENT_AGE),
             on_failure=QueueDestination(undelivered),
         )
-        events.Rule(
-            self,
-            "TrailChanges",
-            description="CloudTrail calls that can switch a trail's logging off",
-            event_pattern=event_pattern(),
-            targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
-        )
-        events.Rule(
-            self,
-            "DeliveryChanges",
-            description="Calls on a bucket, KMS key or log group that can stop a trail's logs from arriving",
-            event_pattern=delivery_pattern(),
-            targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
-        )
+        for rule_id, matches, pattern in watched_rules():
+            events.Rule(
+                self,
+                rule_id,
+                description=matches[0].upper() + matches[1:],
+                event_pattern=pattern,
+                targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
+            )
         events.Rule(
             self,
             "Sweep",

@@ -10,7 +10,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .detector import dead_letter_queue, delivery_pattern, event_pattern
+from .detector import dead_letter_queue, watched_rules
 
 
 class ForwarderStack(Stack):
@@ -24,18 +24,12 @@ class ForwarderStack(Stack):
         # Events EventBridge could not forward (after its own retries) wait here, in this region, for 14 days.
         unforwarded = dead_letter_queue(self, "Unforwarded")
         forwarding = iam.Role(self, "ForwardingRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
-        events.Rule(
-            self,
-            "ForwardTrailChanges",
-            description=f"Forward CloudTrail changes to trailguard in {home_region}",
-            event_pattern=event_pattern(),
-            targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded, role=forwarding)],
-        )
-        events.Rule(
-            self,
-            "ForwardDeliveryChanges",
-            description=f"Forward calls on trails' buckets, keys and log groups to trailguard in {home_region}",
-            event_pattern=delivery_pattern(),
-            targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded, role=forwarding)],
-        )
+        for rule_id, matches, pattern in watched_rules():
+            events.Rule(
+                self,
+                f"Forward{rule_id}",
+                description=f"Forward to trailguard in {home_region}: {matches}",
+                event_pattern=pattern,
+                targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded, role=forwarding)],
+            )
         CfnOutput(self, "UnforwardedQueueUrl", value=unforwarded.queue_url)

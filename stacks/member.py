@@ -39,10 +39,9 @@ from constructs import Construct
 from .detector import (
     acknowledge,
     dead_letter_queue,
-    delivery_pattern,
-    event_pattern,
     revert_statements,
     trail_read_statements,
+    watched_rules,
 )
 from .settings import DeploySettings
 
@@ -106,20 +105,14 @@ class MemberStack(Stack):
         )
         unforwarded = dead_letter_queue(scope, "Unforwarded")  # what EventBridge gave up on, kept 14 days
         forwarding = iam.Role(scope, "EventsRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
-        events.Rule(
-            scope,
-            "ForwardTrailChanges",
-            description="Forward CloudTrail changes to trailguard's hub",
-            event_pattern=event_pattern(),
-            targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded, role=forwarding)],
-        )
-        events.Rule(
-            scope,
-            "ForwardDeliveryChanges",
-            description="Forward calls on trails' buckets, keys and log groups to trailguard's hub",
-            event_pattern=delivery_pattern(),
-            targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded, role=forwarding)],
-        )
+        for rule_id, matches, pattern in watched_rules():
+            events.Rule(
+                scope,
+                f"Forward{rule_id}",
+                description=f"Forward to trailguard's hub: {matches}",
+                event_pattern=pattern,
+                targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded, role=forwarding)],
+            )
 
     def _member_role(self, settings: DeploySettings, hub_role_arn: str) -> iam.Role:
         """The role the hub's Lambda reads this account through: its trails, read-only, plus the heartbeat's
