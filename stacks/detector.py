@@ -125,6 +125,23 @@ def delivery_pattern() -> events.EventPattern:
     )  # fmt: skip
 
 
+def forward_rules(scope: Construct, bus: events.IEventBus, *, role_id: str, to: str) -> sqs.Queue:
+    """The detector's rules in ``scope``, forwarding to ``bus`` (``to`` says where, for their descriptions) through
+    one role allowed only events:PutEvents on it; what EventBridge gives up on waits 14 days in the queue
+    returned."""
+    unforwarded = dead_letter_queue(scope, "Unforwarded")
+    forwarding = iam.Role(scope, role_id, assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
+    for rule_id, matches, pattern in watched_rules():
+        events.Rule(
+            scope,
+            f"Forward{rule_id}",
+            description=f"Forward to {to}: {matches}",
+            event_pattern=pattern,
+            targets=[targets.EventBus(bus, dead_letter_queue=unforwarded, role=forwarding)],
+        )
+    return unforwarded
+
+
 def watched_rules() -> list[tuple[str, str, events.EventPattern]]:
     """The detector's rules, as (construct id, what it matches, pattern): the same in the home region, in the
     forwarders and in every member account."""

@@ -6,11 +6,9 @@ from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .detector import dead_letter_queue, watched_rules
+from .detector import forward_rules
 
 
 class ForwarderStack(Stack):
@@ -22,14 +20,5 @@ class ForwarderStack(Stack):
             self, "HomeBus", f"arn:{Aws.PARTITION}:events:{home_region}:{Aws.ACCOUNT_ID}:event-bus/default"
         )
         # Events EventBridge could not forward (after its own retries) wait here, in this region, for 14 days.
-        unforwarded = dead_letter_queue(self, "Unforwarded")
-        forwarding = iam.Role(self, "ForwardingRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
-        for rule_id, matches, pattern in watched_rules():
-            events.Rule(
-                self,
-                f"Forward{rule_id}",
-                description=f"Forward to trailguard in {home_region}: {matches}",
-                event_pattern=pattern,
-                targets=[targets.EventBus(home_bus, dead_letter_queue=unforwarded, role=forwarding)],
-            )
+        unforwarded = forward_rules(self, home_bus, role_id="ForwardingRole", to=f"trailguard in {home_region}")
         CfnOutput(self, "UnforwardedQueueUrl", value=unforwarded.queue_url)

@@ -31,17 +31,15 @@ from aws_cdk import (
     Validations,
 )
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from .detector import (
     acknowledge,
-    dead_letter_queue,
+    forward_rules,
     revert_statements,
     trail_read_statements,
-    watched_rules,
 )
 from .settings import DeploySettings
 
@@ -98,21 +96,12 @@ class MemberStack(Stack):
     @staticmethod
     def _forward(scope: Construct, hub_region: str, hub_account: str) -> None:
         """The detector's rule, sending to the hub's default bus. A target bus in another account needs a role
-        (EventBridge creates one for the target, allowed events:PutEvents on that bus only); the hub's bus policy
+        (one role for both rules, allowed events:PutEvents on that bus only); the hub's bus policy
         admits the organization's accounts."""
         hub_bus = events.EventBus.from_event_bus_arn(
             scope, "HubBus", f"arn:{Aws.PARTITION}:events:{hub_region}:{hub_account}:event-bus/default"
         )
-        unforwarded = dead_letter_queue(scope, "Unforwarded")  # what EventBridge gave up on, kept 14 days
-        forwarding = iam.Role(scope, "EventsRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
-        for rule_id, matches, pattern in watched_rules():
-            events.Rule(
-                scope,
-                f"Forward{rule_id}",
-                description=f"Forward to trailguard's hub: {matches}",
-                event_pattern=pattern,
-                targets=[targets.EventBus(hub_bus, dead_letter_queue=unforwarded, role=forwarding)],
-            )
+        forward_rules(scope, hub_bus, role_id="EventsRole", to="trailguard's hub")
 
     def _member_role(self, settings: DeploySettings, hub_role_arn: str) -> iam.Role:
         """The role the hub's Lambda reads this account through: its trails, read-only, plus the heartbeat's

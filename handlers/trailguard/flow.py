@@ -41,7 +41,7 @@ from .fleet import (
     with_radius,
 )
 from .judge import NARROWING, CallReading, CallVerdict, TrailState, evaluate_account, judge_call, logging_gap
-from .organization import SESSION_NAME, Account, AccountUnreachable, Directory, MemberAccess
+from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
 from .rules import REGISTRY, Facts, Finding
@@ -119,8 +119,7 @@ class Runtime:
         recorded then), since whoever controls the member account could open a look-alike session."""
         actor_arn = actor.arn
         if self.access is not None and account and account != self.account:
-            role = self.access.role_arn(account).replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
-            if actor_arn != f"{role}/{SESSION_NAME}":
+            if actor_arn != self.access.session_arn(account):
                 return False
             try:
                 return self.table.issued(actor.access_key)
@@ -425,8 +424,7 @@ def _own_heartbeat(call: TrailCall, rt: Runtime) -> bool:
     if not (call.failed and call.event_name == "StopLogging" and heartbeat.named(call.trail.name)):
         return False
     if rt.access is not None and call.account != rt.account:
-        role = rt.access.role_arn(call.account).replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
-        return call.actor.arn == f"{role}/{SESSION_NAME}"
+        return call.actor.arn == rt.access.session_arn(call.account)
     return rt.is_own(call.actor, call.account)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,8 +116,6 @@ def silent_report(
                             account=account, action=action if found else "Nothing to do.",
                             trail_name="(event pipeline)")  # fmt: skip
         if names and names.get(account):
-            from dataclasses import replace
-
             alert = replace(alert, account_name=names[account])
         report.alerts.append((key, now_printed[key], alert))
     return report

@@ -118,6 +118,10 @@ class MemberAccess:
     def role_arn(self, account: str) -> str:
         return f"arn:{self.partition}:iam::{account}:role/{self.role_name}"
 
+    def session_arn(self, account: str) -> str:
+        """How CloudTrail records a call the detector made in ``account`` (its member-role session)."""
+        return f"arn:{self.partition}:sts::{account}:assumed-role/{self.role_name}/{SESSION_NAME}"
+
     def clients(self, account: str) -> Clients:
         """``(service, region) -> client`` acting in ``account``; ``AccountUnreachable`` when its role cannot be
         assumed (the role is assumed now, so that the caller learns it before reading anything)."""
@@ -187,13 +191,11 @@ class Directory:
                 self._organization = str(self._client.describe_organization()["Organization"]["Id"])
             return self._organization
 
-    def accounts(self, fresher_than: float | None = None) -> tuple[Account, ...]:
-        """Every active account, in id order (ListAccounts, paginated, at most once per ``ttl``, or per
-        ``fresher_than`` seconds when given). When the listing fails the last good one is kept (and the error
-        raised only when there is none)."""
-        limit = self._ttl if fresher_than is None else fresher_than
+    def accounts(self) -> tuple[Account, ...]:
+        """Every active account, in id order (ListAccounts, paginated, at most once per ``ttl``). When the
+        listing fails the last good one is kept (and the error raised only when there is none)."""
         with self._lock:
-            if self._accounts is None or self._clock() - self._at > limit:
+            if self._accounts is None or self._clock() - self._at > self._ttl:
                 try:
                     found = []
                     for page in self._client.get_paginator("list_accounts").paginate():

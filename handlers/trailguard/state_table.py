@@ -334,19 +334,17 @@ class StateTable:
 
     def heartbeat_sent(self, account: str, region: str, name: str) -> None:
         """Remember the heartbeat just sent into ``region`` of ``account`` (``heartbeat#<account>#<region>``)."""
-        self.client.update_item(
-            TableName=self.table, Key={"pk": {"S": f"heartbeat#{account}#{region}"}},
-            UpdateExpression="SET #sent = :name, #at = :now",
-            ExpressionAttributeNames={"#sent": "sent", "#at": "sent_at"},
-            ExpressionAttributeValues={":name": {"S": name}, ":now": {"N": str(int(self.clock()))}},
-        )  # fmt: skip
+        self._heartbeat(account, region, "sent", name)
 
     def heartbeat_seen(self, account: str, region: str, name: str) -> None:
         """A heartbeat's event came back: the pipeline from ``region`` of ``account`` works."""
+        self._heartbeat(account, region, "seen", name)
+
+    def _heartbeat(self, account: str, region: str, what: str, name: str) -> None:
         self.client.update_item(
             TableName=self.table, Key={"pk": {"S": f"heartbeat#{account}#{region}"}},
-            UpdateExpression="SET #seen = :name, #seen_at = :now",
-            ExpressionAttributeNames={"#seen": "seen", "#seen_at": "seen_at"},
+            UpdateExpression="SET #what = :name, #at = :now",
+            ExpressionAttributeNames={"#what": what, "#at": f"{what}_at"},
             ExpressionAttributeValues={":name": {"S": name}, ":now": {"N": str(int(self.clock()))}},
         )  # fmt: skip
 
