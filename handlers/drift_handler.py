@@ -81,6 +81,7 @@ def runtime(context: Any) -> flow.Runtime:
             identity=identity,
             others=lambda service, region: others((service, region)),
             deadline=Deadline.of(context),
+            function_arn=str(getattr(context, "invoked_function_arn", "") or ""),
             **organization,
         )
     return _runtime
@@ -136,6 +137,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         result = flow.handle_sweep(intake, runtime(context))
     elif isinstance(intake, events.DeliveryCall):  # a call on a trail's bucket, key or log group
         result = flow.handle_delivery(intake, runtime(context))
+    elif isinstance(intake, events.TamperCall):  # a call that can disable a part of the detector
+        result = flow.handle_tamper(intake, runtime(context))
     elif isinstance(intake, events.SweepBatch):  # the organization sweep's SQS messages: Lambda's batch answer
         answer = flow.handle_batch(intake, runtime(context))
         metrics.add_metric(name="SweepMessagesFailed", unit=MetricUnit.Count, value=len(answer["batchItemFailures"]))

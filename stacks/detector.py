@@ -36,6 +36,7 @@ from constructs import Construct
 from trailguard.config import LAMBDA_ATTEMPTS, MAX_EVENT_AGE, TIMEOUT_SECONDS
 from trailguard.events import CLOUDTRAIL_DETAIL_TYPE, DELIVERY_CALLS, WATCHED_CALLS
 from trailguard.rules import reads, revert_actions
+from trailguard.tamper import TAMPER_CALLS
 
 from .bundling import LocalPythonBundling, source_hash
 from .settings import DeploySettings
@@ -102,13 +103,42 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     return queue
 
 
+# Every rule, schedule and alarm the detector creates is named with this prefix: the handler knows its parts by
+# name (``DETECTOR_RESOURCES``), and a name is known before the resource exists, so no reference loops back.
+PREFIX = "trailguard"
+# The EventBridge calls that disable, redirect or delete a rule: both side rules match them, so that each
+# sees the other one disabled (the heartbeat sees the first one's).
+RULE_CALLS = ("DeleteRule", "DisableRule", "PutRule", "PutTargets", "RemoveTargets")
+
 # The calls that break a trail's delivery from the side, on its bucket, key or log group: a rule of their own,
 # so that neither pattern matches the other's sources.
 DELIVERY_PATTERN: dict[str, Any] = {
-    "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in DELIVERY_CALLS),
+    "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in (*DELIVERY_CALLS, "events.amazonaws.com")),
     "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-    "detail": {"eventSource": sorted(DELIVERY_CALLS),
-               "eventName": sorted({name for names, _ in DELIVERY_CALLS.values() for name in names})},
+    "detail": {"eventSource": sorted((*DELIVERY_CALLS, "events.amazonaws.com")),
+               "eventName": sorted({name for names, _ in DELIVERY_CALLS.values() for name in names}
+                                   | set(RULE_CALLS))},
+}  # fmt: skip
+
+
+def _tamper_names() -> list[Any]:
+    """The tamper calls' event names for a pattern: Lambda's by prefix (its names carry an API version, as in
+    PutFunctionConcurrency20171031); KMS's and CloudWatch Logs' are the delivery rule's already."""
+    names: set[str] = set()
+    prefixed: set[str] = set()
+    for source, calls in TAMPER_CALLS.items():
+        if source in DELIVERY_CALLS:
+            continue
+        (prefixed if source == "lambda.amazonaws.com" else names).update(calls)
+    return [*sorted(names - prefixed), *({"prefix": name} for name in sorted(prefixed))]
+
+
+# The calls that disable, delete or redirect a part of the detector itself (``tamper.TAMPER_CALLS``).
+TAMPER_PATTERN: dict[str, Any] = {
+    "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in TAMPER_CALLS if source not in DELIVERY_CALLS),
+    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+    "detail": {"eventSource": sorted(source for source in TAMPER_CALLS if source not in DELIVERY_CALLS),
+               "eventName": _tamper_names()},
 }  # fmt: skip
 
 
@@ -118,23 +148,29 @@ def event_pattern() -> events.EventPattern:
     )
 
 
+def _pattern(data: dict[str, Any]) -> events.EventPattern:
+    return events.EventPattern(source=data["source"], detail_type=data["detail-type"], detail=data["detail"])
+
+
 def delivery_pattern() -> events.EventPattern:
-    return events.EventPattern(
-        source=DELIVERY_PATTERN["source"], detail_type=DELIVERY_PATTERN["detail-type"],
-        detail=DELIVERY_PATTERN["detail"],
-    )  # fmt: skip
+    return _pattern(DELIVERY_PATTERN)
 
 
-def forward_rules(scope: Construct, bus: events.IEventBus, *, role_id: str, to: str) -> sqs.Queue:
+def tamper_pattern() -> events.EventPattern:
+    return _pattern(TAMPER_PATTERN)
+
+
+def forward_rules(scope: Construct, bus: events.IEventBus, *, role_id: str, to: str, names: str) -> sqs.Queue:
     """The detector's rules in ``scope``, forwarding to ``bus`` (``to`` says where, for their descriptions) through
-    one role allowed only events:PutEvents on it; what EventBridge gives up on waits 14 days in the queue
-    returned."""
+    one role allowed only events:PutEvents on it, each named ``<names>-<rule id>``; what EventBridge gives up on
+    waits 14 days in the queue returned."""
     unforwarded = dead_letter_queue(scope, "Unforwarded")
     forwarding = iam.Role(scope, role_id, assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
     for rule_id, matches, pattern in watched_rules():
         events.Rule(
             scope,
             f"Forward{rule_id}",
+            rule_name=f"{names}-{rule_id}",
             description=f"Forward to {to}: {matches}",
             event_pattern=pattern,
             targets=[targets.EventBus(bus, dead_letter_queue=unforwarded, role=forwarding)],
@@ -142,14 +178,29 @@ def forward_rules(scope: Construct, bus: events.IEventBus, *, role_id: str, to: 
     return unforwarded
 
 
+# Where each copy of the rules is, by the prefix of their names: the home region's, the forwarders' (the
+# detector's account, other regions) and the member stacks' (every other account of the organization).
+HOME_RULES = PREFIX
+FORWARDER_RULES = f"{PREFIX}-forward"
+MEMBER_RULES = f"{PREFIX}-member"
+
+
 def watched_rules() -> list[tuple[str, str, events.EventPattern]]:
     """The detector's rules, as (construct id, what it matches, pattern): the same in the home region, in the
     forwarders and in every member account."""
     return [
         ("TrailChanges", "CloudTrail calls that can switch a trail's logging off", event_pattern()),
-        ("DeliveryChanges", "calls on a trail's bucket, KMS key or log group, and organization calls, that can "
-                            "stop a trail's logs from arriving", delivery_pattern()),
+        ("DeliveryChanges", "calls on a trail's bucket, KMS key or log group, organization calls that can stop a "
+                            "trail's logs from arriving, and calls on the detector's rules", delivery_pattern()),
+        ("DetectorChanges", "calls that can disable, delete or redirect a part of trailguard itself",
+         tamper_pattern()),
     ]  # fmt: skip
+
+
+def rule_arns(names: str, *, region: str = "*", account: str = "*") -> list[str]:
+    """The ARNs (patterns) of one copy of the detector's rules."""
+    rule_ids = [rule_id for rule_id, _, _ in watched_rules()]
+    return [f"arn:{Aws.PARTITION}:events:{region}:{account}:rule/{names}-{rule_id}" for rule_id in rule_ids]
 
 
 def _by_service(actions: tuple[str, ...]) -> dict[str, list[str]]:
@@ -310,6 +361,22 @@ class DetectorStack(Stack):
         }
         if secret is not None:
             environment["SLACK_SECRET_ARN"] = secret.secret_arn
+        # The detector's parts, which a call must not disable unseen (organization mode adds its own): names and
+        # ARNs known before the function exists, so that none refers back to it (it knows its own ARN).
+        here = f"arn:{Aws.PARTITION}:%s:{Aws.REGION}:{Aws.ACCOUNT_ID}:%s"
+        self.parts: list[str] = [
+            *rule_arns(HOME_RULES, region=Aws.REGION, account=Aws.ACCOUNT_ID),
+            *rule_arns(FORWARDER_RULES, account=Aws.ACCOUNT_ID),
+            here % ("events", f"rule/{PREFIX}-Sweep"),
+            here % ("cloudwatch", f"alarm:{PREFIX}-*"),
+            here % ("logs", f"log-group:{log_group.log_group_name}"),
+            f"arn:{Aws.PARTITION}:cloudformation:*:{Aws.ACCOUNT_ID}:stack/{self.stack_name}",
+            f"arn:{Aws.PARTITION}:cloudformation:*:{Aws.ACCOUNT_ID}:stack/{self.stack_name}-*",
+            topic.topic_arn, table.table_arn, key.key_arn, role.role_arn, undelivered.queue_arn,
+        ]  # fmt: skip
+        if secret is not None:  # named by name: its ARN ends in six random characters
+            self.parts += [secret.secret_arn, f"{secret.secret_arn}-??????"]
+        environment["DETECTOR_RESOURCES"] = ",".join(self.parts)
         shipped = {EXEMPTIONS_FILE: settings.exemptions_json} if settings.exemptions_json else {}
         if shipped:
             environment["EXEMPTIONS_FILE"] = EXEMPTIONS_FILE
@@ -345,6 +412,7 @@ class DetectorStack(Stack):
             events.Rule(
                 self,
                 rule_id,
+                rule_name=f"{HOME_RULES}-{rule_id}",
                 description=matches[0].upper() + matches[1:],
                 event_pattern=pattern,
                 targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=8)],
@@ -352,6 +420,7 @@ class DetectorStack(Stack):
         events.Rule(
             self,
             "Sweep",
+            rule_name=f"{PREFIX}-Sweep",
             description="trailguard backstop sweep over every enabled region",
             schedule=events.Schedule.expression(settings.sweep_schedule),
             targets=[targets.LambdaFunction(handler, dead_letter_queue=undelivered, retry_attempts=2)],
@@ -368,6 +437,11 @@ class DetectorStack(Stack):
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
+
+    def add_parts(self, arns: list[str]) -> None:
+        """More of the detector's parts (organization mode's), for ``DETECTOR_RESOURCES``."""
+        self.parts += arns
+        self.handler.add_environment("DETECTOR_RESOURCES", ",".join(self.parts))
 
     def _role(
         self,
@@ -432,6 +506,7 @@ class DetectorStack(Stack):
         cloudwatch.Alarm(
             self,
             "HeartbeatsStopped",
+            alarm_name=f"{PREFIX}-HeartbeatsStopped",
             alarm_description="trailguard received no heartbeat: its sweep, its handler or the event pipeline from "
             "its own region is not working (see the README, 'The heartbeat')",
             metric=metric,
@@ -452,10 +527,12 @@ def heartbeat_interval(schedule: str) -> int:
 
 
 def alarm(scope: Construct, construct_id: str, description: str, metric: cloudwatch.IMetric, topic: sns.ITopic) -> None:
-    """An alarm on the first occurrence of ``metric`` in a period, notifying the alert topic."""
+    """An alarm on the first occurrence of ``metric`` in a period, notifying the alert topic (named with the
+    detector's prefix, one of its parts)."""
     cloudwatch.Alarm(
         scope,
         construct_id,
+        alarm_name=f"{PREFIX}-{construct_id}",
         alarm_description=description,
         metric=metric,
         threshold=1,

@@ -8,7 +8,7 @@ from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from .detector import forward_rules
+from .detector import FORWARDER_RULES, forward_rules
 
 
 class ForwarderStack(Stack):
@@ -20,5 +20,7 @@ class ForwarderStack(Stack):
             self, "HomeBus", f"arn:{Aws.PARTITION}:events:{home_region}:{Aws.ACCOUNT_ID}:event-bus/default"
         )
         # Events EventBridge could not forward (after its own retries) wait here, in this region, for 14 days.
-        unforwarded = forward_rules(self, home_bus, role_id="ForwardingRole", to=f"trailguard in {home_region}")
+        unforwarded = forward_rules(
+            self, home_bus, role_id="ForwardingRole", to=f"trailguard in {home_region}", names=FORWARDER_RULES
+        )
         CfnOutput(self, "UnforwardedQueueUrl", value=unforwarded.queue_url)

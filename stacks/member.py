@@ -36,6 +36,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from .detector import (
+    MEMBER_RULES,
     acknowledge,
     forward_rules,
     revert_statements,
@@ -101,7 +102,7 @@ class MemberStack(Stack):
         hub_bus = events.EventBus.from_event_bus_arn(
             scope, "HubBus", f"arn:{Aws.PARTITION}:events:{hub_region}:{hub_account}:event-bus/default"
         )
-        forward_rules(scope, hub_bus, role_id="EventsRole", to="trailguard's hub")
+        forward_rules(scope, hub_bus, role_id="EventsRole", to="trailguard's hub", names=MEMBER_RULES)
 
     def _member_role(self, settings: DeploySettings, hub_role_arn: str) -> iam.Role:
         """The role the hub's Lambda reads this account through: its trails, read-only, plus the heartbeat's

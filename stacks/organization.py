@@ -31,7 +31,7 @@ from constructs import Construct
 
 from trailguard.config import TIMEOUT_SECONDS
 
-from .detector import DetectorStack, acknowledge, alarm, dead_letter_queue
+from .detector import MEMBER_RULES, DetectorStack, acknowledge, alarm, dead_letter_queue, rule_arns
 from .member import member_template
 from .settings import DeploySettings
 
@@ -120,6 +120,19 @@ class OrganizationHub(Construct):
         )
         self._bus_policy(settings)
         stack_set = self._stack_set(settings, role, settings.home_region or Aws.REGION)
+        detector.add_parts(
+            [  # what organization mode adds to the detector's parts
+                *rule_arns(MEMBER_RULES),  # in every account of the organization (others are ignored first)
+                f"arn:{Aws.PARTITION}:iam::*:role/{settings.member_role_name}",
+                f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/default",
+                f"arn:{Aws.PARTITION}:cloudformation:{Aws.REGION}:{Aws.ACCOUNT_ID}:stackset/{stack_set.stack_set_name}",
+                # the member stacks: the stack set's instances, and the management account's own
+                f"arn:{Aws.PARTITION}:cloudformation:*:*:stack/StackSet-{stack_set.stack_set_name}-*",
+                f"arn:{Aws.PARTITION}:cloudformation:*:*:stack/{Stack.of(self).stack_name}-Management*",
+                sweep.queue_arn,
+                dead_letters.queue_arn,
+            ]
+        )
         outputs = {
             "HandlerRoleArn": role.role_arn,  # the Trailguard-Management stacks' HubRoleArn parameter
             "SweepQueueUrl": sweep.queue_url,

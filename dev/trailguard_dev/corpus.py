@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trailguard.events import DeliveryCall, Intake, Sweep, SweepBatch, TrailCall, parse
+from trailguard.events import DeliveryCall, Intake, Sweep, SweepBatch, TamperCall, TrailCall, parse
 
 
 def wrap(record: Any, envelope_id: str) -> dict[str, Any]:
@@ -62,6 +62,8 @@ def describe(outcome: Intake) -> str:
         return f"batch    {len(outcome.records)} sweep message(s)"
     if isinstance(outcome, DeliveryCall):
         return f"delivery {outcome.event_name} {outcome.service}:{outcome.resource} account={outcome.account}"
+    if isinstance(outcome, TamperCall):
+        return f"tamper   {outcome.event_name} {' '.join(arn for _, arn in outcome.parts)} account={outcome.account}"
     return f"ignored  {outcome.reason}"
 
 

@@ -18,7 +18,7 @@ from .events import Actor, TrailCall
 from .render.fix import cli
 from .rules import SEVERITIES, Finding, Severity, worst
 
-AlertKind = Literal["drift", "failed-attempt", "unjudged", "sweep-drift", "sweep-compliant", "sweep-exempt"]
+AlertKind = Literal["drift", "failed-attempt", "unjudged", "sweep-drift", "sweep-compliant", "sweep-exempt", "tampered"]
 # What one finding may carry, so that a stored alert stays far below DynamoDB's item limit and a message below
 # Slack's and SNS's: a fix for a trail with hundreds of long selector values can run to megabytes.
 MAX_MESSAGE_CHARS = 2_000
@@ -197,6 +197,45 @@ def delivery_alert(
         findings=alert_findings(findings),
         action=action,
         console_url=console_url(trail_arn, region),
+    )
+
+
+PART = "the detector's "  # how a detector part is named where an alert names a trail
+
+
+def tamper_alert(
+    key: str, event_name: str, *, part: str, account: str, region: str, actor: Actor, findings: tuple[Finding, ...],
+    error: str = "",
+) -> Alert:  # fmt: skip
+    """A call disabled, deleted or redirected a part of the detector (``findings``), or tried to and failed
+    (``error``: a failed attempt, low, with no findings). ``part`` starts with ``PART``: what it is and its name."""
+    if error:
+        return Alert(
+            key=key,
+            kind="failed-attempt",
+            severity="low",
+            summary=f"{event_name} on {_cut(part, 300, ' …')} in {region} was tried and failed "
+            f"({_cut(error, 300, ' …')}).",
+            account=account,
+            region=region,
+            trail_name=part,
+            event_name=event_name,
+            actor=_bounded(actor),
+            action="Nothing: the call failed, so nothing changed.",
+            error=_cut(error, MAX_MESSAGE_CHARS, " …"),
+        )
+    return Alert(
+        key=key,
+        kind="tampered",
+        severity=worst([f.severity for f in findings]),
+        summary=f"{event_name} on {_cut(part, 300, ' …')} in {region}: {_cut(findings[0].message, 500, ' …')}",
+        account=account,
+        region=region,
+        trail_name=part,
+        event_name=event_name,
+        actor=_bounded(actor),
+        findings=alert_findings(findings),
+        action="Nothing: a person must restore the detector (see the findings); trailguard does not undo this.",
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from . import exemptions
 from .exemptions import Exemption, ExemptionError
 from .judge import Policy
+from .tamper import Parts
 
 RemediationMode = Literal["off", "dry-run", "on"]
 MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
@@ -22,6 +23,7 @@ _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _QUEUE_URL = re.compile(r"^https?://\S+/\d{12}/[\w-]{1,80}(\.fifo)?$", re.ASCII)
+_PART = re.compile(r"^arn:(aws[a-z-]*|\*):[a-z0-9-]+:[a-z0-9-*]*:[0-9*]*:\S+$")
 # Lambda runs an asynchronous event up to three times: the first try, a retry about a minute after it failed
 # and another about two minutes after that (the stack sets retry_attempts=2). The third is the last chance.
 LAMBDA_ATTEMPTS = 3
@@ -76,6 +78,7 @@ class HandlerConfig:
     organization_id: str = ""
     sweep_queue_url: str = ""
     watched_regions: tuple[str, ...] = ()
+    detector: Parts = field(default_factory=Parts)  # DETECTOR_RESOURCES: the detector's own parts
 
     @property
     def organization(self) -> bool:
@@ -104,8 +107,14 @@ class HandlerConfig:
             raise ConfigError(
                 f"ALLOWED_EXCLUDED_SOURCES must list event sources like kms.amazonaws.com, not {bad[0]!r}."
             )
+        parts = Parts.parse(env.get("DETECTOR_RESOURCES", ""))
+        bad_parts = [p for p in parts.patterns if not _PART.match(p)]
+        if bad_parts:
+            raise ConfigError(f"DETECTOR_RESOURCES must list ARNs (with * for any region or account), not "
+                              f"{bad_parts[0]!r}.")  # fmt: skip
         return cls(
             **_organization(env),
+            detector=parts,
             exemptions=_exemptions(env.get("EXEMPTIONS_FILE", "").strip(), code_root),
             state_table=table,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN", "").strip(),

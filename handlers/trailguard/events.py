@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import tamper
 from .arn import TrailArn, account_of, partition_of
 
 WATCHED_CALLS = frozenset({"PutEventSelectors", "UpdateTrail", "StopLogging", "DeleteTrail"})
@@ -101,6 +102,27 @@ class DeliveryCall:
     resource: str  # the bucket name, key id (or ARN, or alias) or log group name, as the call named it
     actor: Actor
     error_code: str = ""
+    # (kind, ARN) of the resource when it could be a part of the detector itself (its key, its log group)
+    parts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error_code)
+
+
+@dataclass(frozen=True)
+class TamperCall:
+    """A call that can disable, delete or redirect a part of the detector (``tamper.TAMPER_CALLS``): whether the
+    resource it named is one is decided against the detector's own list, later."""
+
+    event_id: str
+    event_name: str
+    account: str
+    region: str
+    service: str  # events | lambda | sns | ...
+    parts: tuple[tuple[str, str], ...]  # (kind, ARN) of each resource the call named
+    actor: Actor
+    error_code: str = ""
 
     @property
     def failed(self) -> bool:
@@ -121,7 +143,7 @@ class Ignored:
     event_name: str = ""
 
 
-Intake = TrailCall | DeliveryCall | Sweep | SweepBatch | Ignored
+Intake = TrailCall | DeliveryCall | TamperCall | Sweep | SweepBatch | Ignored
 
 
 # requestParameters keys of the watched calls, as the API spells them (records use lowerCamel)
@@ -202,7 +224,7 @@ def _scheduled(event: Mapping[str, Any]) -> Intake:
 
 def _not_cloudtrail(event: Mapping[str, Any]) -> Intake | None:
     """The intakes that are not a CloudTrail call: SQS sweep messages, the schedule, a call on a bucket, key or
-    log group; None for anything else."""
+    log group, a call on a part of the detector; None for anything else."""
     if "Records" in event:
         return _batch(event["Records"])
     source = event.get("source")
@@ -210,19 +232,53 @@ def _not_cloudtrail(event: Mapping[str, Any]) -> Intake | None:
         return _scheduled(event)
     if source in ("aws.s3", "aws.kms", "aws.logs", "aws.organizations"):
         return _delivery(event)
+    if isinstance(source, str) and f"{source[4:]}.amazonaws.com" in tamper.TAMPER_CALLS:
+        return _tamper(event)
     return None
+
+
+def _where(event: Mapping[str, Any], detail: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(event id, region, account) of a CloudTrail record in its EventBridge envelope."""
+    event_id = _text(detail.get("eventID")) or _text(event.get("id"))
+    region = _text(detail.get("awsRegion")) or _text(event.get("region"))
+    return event_id, region, _text(event.get("account")) or _text(detail.get("recipientAccountId"))
+
+
+def _parts(detail: Mapping[str, Any], region: str, account: str) -> tuple[tuple[str, str], ...]:
+    return tamper.touched(
+        _text(detail.get("eventSource")), _text(detail.get("eventName")), _mapping(detail.get("requestParameters")),
+        _mapping(detail.get("responseElements")), partition=partition_of(region), region=region, account=account,
+    )  # fmt: skip
+
+
+def _tamper(event: Mapping[str, Any]) -> Intake:
+    """A call that can break a part of the detector (``tamper.TAMPER_CALLS``), or why it is ignored."""
+    detail = _mapping(event.get("detail"))
+    event_id, region, account = _where(event, detail)
+    event_name = _text(detail.get("eventName"))
+    source = _text(detail.get("eventSource"))
+    if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or f"aws.{source.split('.', 1)[0]}" != event.get("source"):
+        why = f"source {_text(event.get('source'))!r} does not match the record's eventSource {source!r}"
+        return Ignored(why, event_id, event_name)
+    if tamper.watched(source, event_name) is None:
+        return Ignored(f"{event_name!r} cannot disable a part of the detector", event_id, event_name)
+    if not event_id or not _REGION.fullmatch(region) or not _ACCOUNT.fullmatch(account):
+        return Ignored("the call names no event id, region or account", event_id, event_name)
+    parts = _parts(detail, region, account)
+    if not parts:
+        return Ignored("the call names no resource", event_id, event_name)
+    return TamperCall(event_id, event_name, account, region, source.split(".", 1)[0], parts, actor_of(detail),
+                      _text(detail.get("errorCode")))  # fmt: skip
 
 
 def _delivery(event: Mapping[str, Any]) -> Intake:
     """A call on a bucket, key or log group (``DELIVERY_CALLS``), or why it is ignored."""
     detail = _mapping(event.get("detail"))
-    event_id = _text(detail.get("eventID")) or _text(event.get("id"))
+    event_id, region, account = _where(event, detail)
     event_name = _text(detail.get("eventName"))
     watched = DELIVERY_CALLS.get(_text(detail.get("eventSource")))
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or watched is None or event_name not in watched[0]:
         return Ignored("not a watched call on a trail's bucket, key or log group", event_id, event_name)
-    region = _text(detail.get("awsRegion")) or _text(event.get("region"))
-    account = _text(event.get("account")) or _text(detail.get("recipientAccountId"))
     resource = _text(_mapping(detail.get("requestParameters")).get(watched[1]))
     if event_name == "LeaveOrganization":
         resource = account  # the account leaving: the call takes no parameters
@@ -232,7 +288,7 @@ def _delivery(event: Mapping[str, Any]) -> Intake:
         return Ignored("the call names no event id, region, account or resource", event_id, event_name)
     service = _text(detail.get("eventSource")).split(".", 1)[0]
     return DeliveryCall(event_id, event_name, account, region, service, resource, actor_of(detail),
-                        _text(detail.get("errorCode")))  # fmt: skip
+                        _text(detail.get("errorCode")), _parts(detail, region, account))  # fmt: skip
 
 
 def _batch(records: Any) -> Intake:

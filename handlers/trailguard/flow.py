@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import heartbeat
-from .alerts import Alert, attempt_alert, delivery_alert, drift_alert, unjudged_alert
-from .aws import explain
+from . import heartbeat, tamper
+from .alerts import PART, Alert, attempt_alert, delivery_alert, drift_alert, tamper_alert, unjudged_alert
+from .aws import error_code, explain
 from .baseline import Baseline
 from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
-from .events import Actor, DeliveryCall, Ignored, Sweep, SweepBatch, TrailCall
+from .events import Actor, DeliveryCall, Ignored, Sweep, SweepBatch, TamperCall, TrailCall
 from .fix import ActionResult, revert
 from .fleet import (
     Order,
@@ -45,9 +45,10 @@ from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import describe_actions
 from .rules import REGISTRY, Facts, Finding
+from .rules.detector_tampered import tampered
 from .rules.logging_gap import LOGGING_GAP
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
-from .send import Outcome, Sender, deliver
+from .send import Outcome, Sender, broadcast, deliver
 from .state_table import Claim, StateTable, Unprocessed, fingerprint
 from .sweep import SweepReport, account_subject, plan_sweep
 
@@ -56,6 +57,7 @@ SWEEP_ACTION = "Nothing: the sweep alerts; reverts follow the CloudTrail events 
 PIPELINE_ACTION = "Nothing: a person must find what stopped the events (see the finding); trailguard cannot."
 GAP_ACTION = "Nothing to revert: the trail is back. The events of the gap were never logged and cannot be recovered."
 LOG = logging.getLogger(__name__)
+TABLE_GONE = frozenset({"ResourceNotFoundException", "AccessDeniedException"})  # not a moment's trouble: no retry
 Status = Literal["drift", "compliant", "ignored", "failed-attempt", "duplicate", "heartbeat"]
 Clients = Callable[[str, str], Any]
 
@@ -78,6 +80,7 @@ class Runtime:
     access: MemberAccess | None = None  # organization mode: the member accounts, through their role
     directory: Directory | None = None  # organization mode: the organization's accounts and names
     sqs: Any = None  # organization mode with SWEEP_QUEUE_URL: the sweep's fan-out
+    function_arn: str = ""  # the detector's own function, which its environment cannot name
 
     def client(self, service: str, region: str) -> Any:
         """A client of ``service`` in ``region``: CloudTrail's from its cache, another's from ``others``."""
@@ -108,6 +111,17 @@ class Runtime:
         if self.directory is None:
             return f"the call was made in account {account!r}; this detector watches {self.account}"
         return self.directory.outside(account)
+
+    @functools.cached_property
+    def parts(self) -> tamper.Parts:
+        """The detector's own parts: ``DETECTOR_RESOURCES``, and what its own configuration names (the function
+        itself, its table, topic and Slack secret), so that a part is known even where the list misses it."""
+        function = self.function_arn.split(":")
+        own = [":".join(function[:7])] if len(function) >= 7 else []  # an alias or version names the same function
+        if own:
+            own.append(f"arn:{function[1]}:dynamodb:{self.home}:{self.account}:table/{self.config.state_table}")
+        own += [self.config.alert_topic_arn, *tamper.secret_patterns(self.config.slack_secret_arn)]
+        return self.config.detector.with_(own)
 
     def watched(self) -> list[str]:
         """The regions an organization sweep reads: ``WATCHED_REGIONS``, else those enabled for the detector."""
@@ -240,6 +254,8 @@ def handle_call(call: TrailCall, rt: Runtime) -> HandlerResult:
 def handle_delivery(call: DeliveryCall, rt: Runtime) -> HandlerResult:
     """A call on a bucket, KMS key or log group: the trails of the account that use it (as the region's
     DescribeTrails lists them), read and judged now; an alert when one no longer delivers or encrypts."""
+    if any(rt.parts.owned(arn) for _, arn in call.parts):  # the detector's own key or log group
+        return handle_tamper(call, rt)
     outside = "" if call.service == "organizations" else rt.outside(call.account)  # a leaver is outside now
     if outside or call.failed:
         why = outside or f"the call failed ({call.error_code}), so nothing changed"
@@ -271,6 +287,44 @@ def handle_delivery(call: DeliveryCall, rt: Runtime) -> HandlerResult:
                       then=functools.partial(rt.table.set_reported, reported))  # fmt: skip
     status: Status = "duplicate" if outcome.duplicate else "drift"
     return HandlerResult(status, call.event_id, call.event_name, first.arn, findings, notified=outcome.delivered,
+                         failed=_failures(outcome), account=call.account)  # fmt: skip
+
+
+def handle_tamper(call: TamperCall | DeliveryCall, rt: Runtime) -> HandlerResult:
+    """A call on a part of the detector itself: ``detector-tampered`` (critical) on every channel still able to
+    carry it (each channel is sent to on its own, so a rewritten Slack secret still leaves email, and an
+    unsubscribed address still leaves Slack). CloudFormation's own calls, made for a stack deployment, are not
+    tamper; a failed call is a failed attempt."""
+    hit = [(kind, arn) for kind, arn in call.parts if rt.parts.owned(arn)]
+    why = rt.outside(call.account)
+    if not hit:
+        why = why or "the call named no part of the detector"
+    elif call.actor.invoked_by == tamper.CLOUDFORMATION:
+        why = why or "CloudFormation's own call (a stack deployment on the detector's behalf)"
+    if why:
+        return replace(ignored(Ignored(why, call.event_id, call.event_name)), account=call.account)
+    event_name = tamper.base_name(call.event_name)
+    kind, first = hit[0]
+    part = f"{PART}{tamper.KINDS[kind].what} {tamper.name_in(kind, first)}"
+    if call.failed:
+        alert = tamper_alert(call.event_id, call.event_name, part=part, account=call.account, region=call.region,
+                             actor=call.actor, findings=(), error=call.error_code)  # fmt: skip
+        findings: tuple[Finding, ...] = ()
+    else:
+        findings = tuple(tampered(event_name, k, arn, caller=call.actor.arn, region=call.region, account=call.account)
+                         for k, arn in hit)  # fmt: skip
+        alert = tamper_alert(call.event_id, call.event_name, part=part, account=call.account, region=call.region,
+                             actor=call.actor, findings=findings)  # fmt: skip
+    try:
+        outcome = deliver(_named(alert, rt), rt.senders, rt.table, rt.pool, lease_ms=rt.deadline.ms(),
+                          time_left=rt.deadline.left)  # fmt: skip
+    except ClientError as error:  # the table deleted or denied (maybe by this very call): send all the same
+        if error_code(error) not in TABLE_GONE:
+            raise
+        LOG.warning("alert %s: the state table cannot be used (%s): sent without a record", alert.key, error)
+        outcome = broadcast(_named(alert, rt), rt.senders, rt.pool)
+    status: Status = "duplicate" if outcome.duplicate else "failed-attempt" if call.failed else "drift"
+    return HandlerResult(status, call.event_id, call.event_name, None, findings, notified=outcome.delivered,
                          failed=_failures(outcome), account=call.account)  # fmt: skip
 
 

@@ -388,3 +388,21 @@ def _send_all(
     results = [f.result() for f in futures.values() if f.exception() is None]
     crashed = {name: error for name, f in futures.items() if (error := f.exception()) is not None}
     return results, crashed, recorded
+
+
+UNRECORDED_NOTE = (
+    "Sent without trailguard's delivery record: its state table could not be used, so this alert is sent once on "
+    "each channel and never retried."
+)
+
+
+def broadcast(alert: Alert, senders: Mapping[str, Sender], pool: ThreadPoolExecutor) -> Outcome:
+    """Send ``alert`` once on every channel with no record kept: for when the state table itself is gone or
+    denied (a tamper with the detector), where the alternative is to send nothing. Never retried: with nothing
+    recorded, a retry could only double what did arrive; a failed channel is logged."""
+    shown = replace(alert, note=UNRECORDED_NOTE)
+    futures = {name: pool.submit(send, shown) for name, send in senders.items()}
+    results = [future.result() for future in futures.values()]
+    for failed in (r for r in results if not r.ok):
+        LOG.warning("alert %s: %s did not deliver, and cannot be retried: %s", alert.key, failed.channel, failed.detail)
+    return Outcome(delivered=tuple(sorted(r.channel for r in results if r.ok)))

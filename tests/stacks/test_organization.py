@@ -19,7 +19,7 @@ from aws_cdk.assertions import Template
 import stacks.member
 import stacks.organization
 from stacks import HOME_STACK, MANAGEMENT_STACK
-from stacks.detector import DELIVERY_PATTERN
+from stacks.detector import DELIVERY_PATTERN, TAMPER_PATTERN
 from stacks.member import HEARTBEAT_PREFIX, member_template
 from stacks.organization import (
     SWEEP_BATCH_SIZE,
@@ -419,7 +419,7 @@ def test_member_forwards_the_detector_events_to_the_hub_bus_with_a_role_and_a_de
     events_role = one(body, "AWS::IAM::Role", "Forwarding")
     patterns = [body["Resources"][rule]["Properties"]["EventPattern"] for rule in rules]
 
-    assert sorted(patterns, key=str) == sorted([EXPECTED_PATTERN, DELIVERY_PATTERN], key=str)
+    assert sorted(patterns, key=str) == sorted([EXPECTED_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN], key=str)
     for rule in rules:
         targets = body["Resources"][rule]["Properties"]["Targets"]
         assert [{k: v for k, v in t.items() if k != "Id"} for t in targets] == [
@@ -446,7 +446,7 @@ def test_member_does_not_forward_from_the_hub_bus_to_itself(any_org: Deployment)
             {"Fn::And": [{"Fn::Equals": [REGION, {"Ref": "HubRegion"}]}, {"Fn::Equals": [ACCOUNT, HUB_ACCOUNT]}]}
         ]
     }
-    assert len(forwarding) == 6  # the two rules, their role and its policy, the dead-letter queue and its policy
+    assert len(forwarding) == 7  # the three rules, their role and its policy, the dead-letter queue and its policy
     assert {body["Resources"][k]["Condition"] for k in forwarding} == {"ForwardsToHub"}
     assert set(body["Resources"]) - set(forwarding) == {member_role(body)} | {
         k

@@ -7,9 +7,19 @@ import json
 import unicodedata
 from typing import Any
 
-from ..alerts import Alert, AlertFinding
+from ..alerts import PART, Alert, AlertFinding
 from ..rules import REGISTRY
-from .text import NO_FINDINGS, TITLES, account_label, clean, clip, one_line, safe_url, severity_label
+from .text import (
+    NO_FINDINGS,
+    TITLES,
+    account_label,
+    clean,
+    clip,
+    one_line,
+    safe_url,
+    severity_label,
+    subject_label,
+)
 
 MAX_SUBJECT = 99  # SNS: "less than 100 characters"
 MAX_EMAIL_FINDINGS_BYTES = 150_000  # an SNS message, attributes included, is at most 256 KB
@@ -20,6 +30,7 @@ SUBJECT_TITLES = {
     "sweep-drift": "drift (sweep)",
     "sweep-compliant": "compliant again",
     "sweep-exempt": "exempt now",
+    "tampered": "detector tampered",
 }
 
 
@@ -32,7 +43,7 @@ def _ascii(text: str) -> str:
 
 def email_subject(alert: Alert) -> str:
     """``[trailguard] HIGH drift: prod-trail (123456789012 us-east-1)``: what SNS accepts, whatever the event."""
-    trail = _ascii(alert.trail_name) or "(no trail)"
+    trail = _ascii(alert.trail_name.removeprefix(PART)) or "(no trail)"
     if len(trail) > 40:
         trail = trail[:37] + "..."
     title = SUBJECT_TITLES.get(alert.kind, "alert")
@@ -97,12 +108,13 @@ def _email_findings(alert: Alert) -> list[str]:
 def email_body(alert: Alert) -> str:
     """Plain text with the facts of the Slack message; one line per fact, so no value can forge a line."""
     title = TITLES.get(alert.kind, "trailguard alert")
-    lines = [f"{_value(severity_label(alert), 20)}: {title} on trail {_value(alert.trail_name, 200)}", ""]
+    about = "" if alert.trail_name.startswith(PART) else "trail "
+    lines = [f"{_value(severity_label(alert), 20)}: {title} on {about}{_value(alert.trail_name, 200)}", ""]
     lines += [_value(alert.summary, 2000), ""]
     if alert.note:
         lines += [_value(alert.note, 500), ""]
     lines += ["Where"]
-    lines += [f"  Trail:       {_value(alert.trail_name, 200)}"]
+    lines += [f"  {subject_label(alert) + ':':<12} {_value(alert.trail_name, 200)}"]
     if alert.trail_arn:
         lines.append(f"  Trail ARN:   {_value(alert.trail_arn, 400)}")
     lines += [

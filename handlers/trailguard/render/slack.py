@@ -24,6 +24,7 @@ from .text import (
     one_line,
     safe_url,
     severity_label,
+    subject_label,
     width,
 )
 
@@ -81,7 +82,7 @@ def _where(alert: Alert) -> Block:
     pairs = [
         ("Severity", code(severity_label(alert), 40)),
         ("Event", code(alert.event_name or alert.kind, 200)),
-        ("Trail", code(alert.trail_name, 200)),
+        (subject_label(alert), code(alert.trail_name, 200)),
         ("Account", code(account_label(alert), 200)),
         ("Region", code(alert.region, 100)),
     ]

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from ..alerts import Alert
+from ..alerts import PART, Alert
 
 MAX_URL = 3000
 TRUNCATED = "…(truncated)"
@@ -29,6 +29,7 @@ TITLES = {
     "sweep-drift": "CloudTrail drift found by the sweep",
     "sweep-compliant": "CloudTrail compliant again",
     "sweep-exempt": "CloudTrail findings now exempt",
+    "tampered": "trailguard itself tampered with",
 }
 NO_FINDINGS = {
     "failed-attempt": "None: the call failed, so nothing changed.",
@@ -114,6 +115,11 @@ def safe_url(url: str) -> str:
 
 def severity_label(alert: Alert) -> str:
     return one_line(alert.severity).upper() or "UNKNOWN"
+
+
+def subject_label(alert: Alert) -> str:
+    """What the alert is about, as a field's label: a trail, or a part of the detector itself."""
+    return "Detector part" if alert.trail_name.startswith(PART) else "Trail"
 
 
 def account_label(alert: Alert) -> str:
