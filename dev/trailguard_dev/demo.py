@@ -316,6 +316,7 @@ def run_demo(port: int = 0) -> int:
             "ORGANIZATION_ID",
             "WATCHED_REGIONS",
             "SWEEP_QUEUE_URL",
+            "DETECTOR_RESOURCES",
         ),
         "",
     )
@@ -330,6 +331,11 @@ def run_demo(port: int = 0) -> int:
                 print(f"\n── {number}. {scenario.title}")
                 outcomes.append(play(account, scenario, phase))
             print()
+        from .demo_watch import run_watchers
+
+        print("━━ WATCH THE WATCHERS (the detector itself, and the event pipeline) " + "━" * 51)
+        outcomes += run_watchers(account)
+        print()
         from .demo_org import run_organization
 
         print("━━ ORGANIZATION (MEMBER_ROLE_NAME=trailguard-member, SWEEP_QUEUE_URL set) " + "━" * 45)

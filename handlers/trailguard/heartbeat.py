@@ -125,8 +125,10 @@ def _silent_message(account: str, region: str, since: str, home: str) -> str:
     return (
         f"No heartbeat came back from account {account} in {region} since {since}: CloudTrail events from there "
         "are not reaching the detector, so a tamper there would go unseen. Check, in that region, that some trail "
-        "is logging (EventBridge receives CloudTrail events only then), that trailguard's EventBridge rule is "
-        f"enabled with its target (the detector in {home}, or the hub's event bus), and that the hub's bus policy "
-        f"still admits the account: aws events list-rules --region {region} --name-prefix Trailguard; "
+        "is logging (EventBridge receives CloudTrail events only then), that trailguard's EventBridge rules are "
+        "enabled with their targets (trailguard-TrailChanges to the detector in its home region "
+        f"{home}, trailguard-forward-* in its other regions, trailguard-member-* in member accounts, both to the "
+        "detector's event bus), and that the hub's bus policy still admits the account: "
+        f"aws events list-rules --region {region} --name-prefix trailguard; "
         f"aws cloudtrail describe-trails --region {region}."
     )

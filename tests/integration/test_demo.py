@@ -6,6 +6,7 @@ import pytest
 
 from trailguard_dev.demo import ATTACKS, BENIGN, _fit
 from trailguard_dev.demo_org import TITLES
+from trailguard_dev.demo_watch import TITLES as WATCHERS
 
 from .conftest import run_trailguard
 
@@ -21,11 +22,16 @@ def test_demo_plays_every_scenario_and_each_comes_out_as_expected() -> None:
     rows = [(line[2:17].strip(), line[18:90].strip(), line[91:106].strip(), line.rstrip()[-3:]) for line in summary]
     expected = [("alert only", _fit(s.title, 72), s.status, "yes") for s in ATTACKS + BENIGN]
     expected += [("remediation on", _fit(s.title, 72), s.status, "yes") for s in ATTACKS]
+    expected += [("watch watchers", _fit(title, 72), "drift", "yes") for title in WATCHERS]
     expected += [("organization", _fit(title, 72), "drift", "yes") for title in TITLES]
     assert rows == expected
     # the story people see: the Slack message rendered from its blocks, the email, the timing, the reverts
-    single, organization = done.stdout.split("━━ ORGANIZATION", 1)
+    single, rest = done.stdout.split("━━ WATCH THE WATCHERS", 1)
+    watchers, organization = rest.split("━━ ORGANIZATION", 1)
     assert single.count("Slack, as people read it:") == len(ATTACKS) * 2 + 3  # + the notice, duplicate and gap
+    assert "detector-tampered (critical)" in watchers and "aws events enable-rule" in watchers
+    assert "in eu-west-1: never comes back" in watchers and "in us-east-1: came back, status heartbeat" in watchers
+    assert "findings: event-pipeline-silent (critical)   notified: slack, sns" in watchers
     assert "Account: " in organization and " (prod)" in organization  # alerts name the member account
     assert "Blast radius: 3 of 4 accounts" in organization
     assert 'batch answer: {"batchItemFailures": []}' in organization
