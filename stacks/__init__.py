@@ -5,7 +5,9 @@ from __future__ import annotations
 from aws_cdk import App, Environment, LegacyStackSynthesizer, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from .detector import DetectorStack
+from trailguard.arn import partition_of
+
+from .detector import GLOBAL_REGION, DetectorStack
 from .forwarder import ForwarderStack
 from .member import MemberStack
 from .organization import OrganizationHub
@@ -37,6 +39,18 @@ def build(app: App, settings: DeploySettings) -> list[Stack]:
                 home_region=home,
                 env=Environment(region=region),
                 description=f"trailguard: forwards CloudTrail changes in {region} to {home}",
+            )
+        )
+    if home is not None and partition_of(home) == "aws" and GLOBAL_REGION not in (home, *settings.forwarded_regions):
+        stacks.append(
+            ForwarderStack(
+                app,
+                f"{HOME_STACK}-Global",
+                home_region=home,
+                only_global=True,
+                env=Environment(region=GLOBAL_REGION),
+                description=f"trailguard: forwards the IAM and AWS Organizations calls recorded in {GLOBAL_REGION} "
+                f"to {home}",
             )
         )
     if settings.organization:

@@ -53,8 +53,9 @@ EVENT_PATTERN: dict[str, Any] = {
     "detail": {"eventSource": ["cloudtrail.amazonaws.com"], "eventName": sorted(WATCHED_CALLS)},
 }
 
-# What the handler calls. DescribeTrails and DescribeRegions take no resource-level permissions.
-LIST_ACTIONS = ("cloudtrail:DescribeTrails", "ec2:DescribeRegions")
+# What the handler calls. DescribeTrails, DescribeRegions and ListStacks take no resource-level permissions
+# (ListStacks: whether a call CloudFormation made on a part of the detector was the detector's own deployment).
+LIST_ACTIONS = ("cloudtrail:DescribeTrails", "ec2:DescribeRegions", "cloudformation:ListStacks")
 TRAIL_READ_ACTIONS = (
     "cloudtrail:GetEventSelectors",
     "cloudtrail:GetInsightSelectors",  # for the baseline
@@ -90,11 +91,12 @@ def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
 
 
-def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+def dead_letter_queue(scope: Construct, construct_id: str, name: str | None = None) -> sqs.Queue:
     """Where what could not be delivered waits 14 days: encrypted, SSL only."""
     queue = sqs.Queue(
         scope,
         construct_id,
+        queue_name=name,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
@@ -110,36 +112,61 @@ PREFIX = "trailguard"
 # sees the other one disabled (the heartbeat sees the first one's).
 RULE_CALLS = ("DeleteRule", "DisableRule", "PutRule", "PutTargets", "RemoveTargets")
 
+TAMPER_RULE = "DetectorChanges"  # the rule that matches calls on the detector's parts, its rules included
+
+
+def _on_tamper_rule(parameter: str) -> dict[str, Any]:
+    """EventBridge's calls on a copy of the tamper rule itself (``name`` or ``rule`` names it, by suffix)."""
+    return {"eventSource": ["events.amazonaws.com"], "eventName": list(RULE_CALLS),
+            "requestParameters": {parameter: [{"suffix": f"-{TAMPER_RULE}"}]}}  # fmt: skip
+
+
 # The calls that break a trail's delivery from the side, on its bucket, key or log group: a rule of their own,
-# so that neither pattern matches the other's sources.
+# so that neither pattern matches the other's sources. It also matches the calls on the tamper rule itself,
+# which cannot report its own disabling; the tamper rule reports this one's (and every other rule's).
 DELIVERY_PATTERN: dict[str, Any] = {
     "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in (*DELIVERY_CALLS, "events.amazonaws.com")),
     "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-    "detail": {"eventSource": sorted((*DELIVERY_CALLS, "events.amazonaws.com")),
-               "eventName": sorted({name for names, _ in DELIVERY_CALLS.values() for name in names}
-                                   | set(RULE_CALLS))},
+    "detail": {"$or": [
+        {"eventSource": sorted(DELIVERY_CALLS),
+         "eventName": sorted({name for names, _ in DELIVERY_CALLS.values() for name in names})},
+        _on_tamper_rule("name"),
+        _on_tamper_rule("rule"),
+    ]},
 }  # fmt: skip
 
 
-def _tamper_names() -> list[Any]:
-    """The tamper calls' event names for a pattern: Lambda's by prefix (its names carry an API version, as in
-    PutFunctionConcurrency20171031); KMS's and CloudWatch Logs' are the delivery rule's already."""
-    names: set[str] = set()
-    prefixed: set[str] = set()
-    for source, calls in TAMPER_CALLS.items():
-        if source in DELIVERY_CALLS:
-            continue
-        (prefixed if source == "lambda.amazonaws.com" else names).update(calls)
-    return [*sorted(names - prefixed), *({"prefix": name} for name in sorted(prefixed))]
+def _tamper_calls(sources: set[str] | None = None) -> dict[str, set[str]]:
+    """The tamper calls no other rule matches, by event source (all of them, or those of ``sources``)."""
+    calls: dict[str, set[str]] = {}
+    for source, names in TAMPER_CALLS.items():
+        delivered = DELIVERY_CALLS.get(source, (frozenset(), ""))[0]
+        left = set(names) - delivered
+        if left and (sources is None or source in sources):
+            calls[source] = left
+    return calls
 
 
-# The calls that disable, delete or redirect a part of the detector itself (``tamper.TAMPER_CALLS``).
-TAMPER_PATTERN: dict[str, Any] = {
-    "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in TAMPER_CALLS if source not in DELIVERY_CALLS),
-    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-    "detail": {"eventSource": sorted(source for source in TAMPER_CALLS if source not in DELIVERY_CALLS),
-               "eventName": _tamper_names()},
-}  # fmt: skip
+def tamper_pattern_data(sources: set[str] | None = None) -> dict[str, Any]:
+    """The calls that disable, delete or redirect a part of the detector itself (``tamper.TAMPER_CALLS``), less
+    those the delivery rule matches: Lambda's by prefix (its event names carry an API version, as in
+    PutFunctionConcurrency20171031)."""
+    calls = _tamper_calls(sources)
+    names = {n for s, found in calls.items() if s != "lambda.amazonaws.com" for n in found}
+    prefixed = calls.get("lambda.amazonaws.com", set())
+    return {
+        "source": sorted(f"aws.{source.split('.', 1)[0]}" for source in calls),
+        "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+        "detail": {"eventSource": sorted(calls),
+                   "eventName": [*sorted(names - prefixed), *({"prefix": n} for n in sorted(prefixed))]},
+    }  # fmt: skip
+
+
+TAMPER_PATTERN = tamper_pattern_data()
+# Outside the home region only the parts that live there can be touched: the forwarding rules, their role and
+# queue, and the stacks; the function, topic, table, secret and alarms are in the home region alone.
+REMOTE_SOURCES = {"events.amazonaws.com", "iam.amazonaws.com", "sqs.amazonaws.com", "cloudformation.amazonaws.com"}
+REMOTE_TAMPER_PATTERN = tamper_pattern_data(REMOTE_SOURCES)
 
 
 def event_pattern() -> events.EventPattern:
@@ -160,13 +187,22 @@ def tamper_pattern() -> events.EventPattern:
     return _pattern(TAMPER_PATTERN)
 
 
-def forward_rules(scope: Construct, bus: events.IEventBus, *, role_id: str, to: str, names: str) -> sqs.Queue:
-    """The detector's rules in ``scope``, forwarding to ``bus`` (``to`` says where, for their descriptions) through
-    one role allowed only events:PutEvents on it, each named ``<names>-<rule id>``; what EventBridge gives up on
-    waits 14 days in the queue returned."""
-    unforwarded = dead_letter_queue(scope, "Unforwarded")
-    forwarding = iam.Role(scope, role_id, assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
-    for rule_id, matches, pattern in watched_rules():
+def forward_rules(
+    scope: Construct, bus: events.IEventBus, *, role_id: str, to: str, names: str,
+    rules: list[tuple[str, str, events.EventPattern]] | None = None,
+) -> sqs.Queue:  # fmt: skip
+    """The detector's rules (or ``rules``) in ``scope``, forwarding to ``bus`` (``to`` says where, for their
+    descriptions) through one role allowed only events:PutEvents on it, each named ``<names>-<rule id>``, the role
+    ``<names>-events-<region>`` and the queue ``<names>-unforwarded``, parts of the detector; what EventBridge
+    gives up on waits 14 days in the queue returned."""
+    unforwarded = dead_letter_queue(scope, "Unforwarded", f"{names}-unforwarded")
+    forwarding = iam.Role(
+        scope,
+        role_id,
+        role_name=f"{names}-events-{Aws.REGION}",  # IAM is global: one role per region of the account
+        assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+    )
+    for rule_id, matches, pattern in rules or watched_rules(remote=True):
         events.Rule(
             scope,
             f"Forward{rule_id}",
@@ -185,22 +221,47 @@ FORWARDER_RULES = f"{PREFIX}-forward"
 MEMBER_RULES = f"{PREFIX}-member"
 
 
-def watched_rules() -> list[tuple[str, str, events.EventPattern]]:
+def watched_rules(*, remote: bool = False) -> list[tuple[str, str, events.EventPattern]]:
     """The detector's rules, as (construct id, what it matches, pattern): the same in the home region, in the
-    forwarders and in every member account."""
+    forwarders and in every member account (``remote``), where the tamper rule matches only the calls on the
+    parts that live there."""
+    tampering = _pattern(REMOTE_TAMPER_PATTERN) if remote else tamper_pattern()
     return [
         ("TrailChanges", "CloudTrail calls that can switch a trail's logging off", event_pattern()),
         ("DeliveryChanges", "calls on a trail's bucket, KMS key or log group, organization calls that can stop a "
-                            "trail's logs from arriving, and calls on the detector's rules", delivery_pattern()),
-        ("DetectorChanges", "calls that can disable, delete or redirect a part of trailguard itself",
-         tamper_pattern()),
+                            "trail's logs from arriving, and calls on the tamper rule", delivery_pattern()),
+        (TAMPER_RULE, "calls that can disable, delete or redirect a part of trailguard itself", tampering),
     ]  # fmt: skip
 
 
 def rule_arns(names: str, *, region: str = "*", account: str = "*") -> list[str]:
-    """The ARNs (patterns) of one copy of the detector's rules."""
-    rule_ids = [rule_id for rule_id, _, _ in watched_rules()]
-    return [f"arn:{Aws.PARTITION}:events:{region}:{account}:rule/{names}-{rule_id}" for rule_id in rule_ids]
+    """The ARNs (patterns) of one copy of the detector's rules (and of a forwarding copy's role and queue)."""
+    rule_ids = [rule_id for rule_id, _, _ in watched_rules()] + [GLOBAL_RULE]
+    arns = [f"arn:{Aws.PARTITION}:events:{region}:{account}:rule/{names}-{rule_id}" for rule_id in rule_ids]
+    if names != HOME_RULES:
+        arns += [f"arn:{Aws.PARTITION}:iam::{account}:role/{names}-events-*",
+                 f"arn:{Aws.PARTITION}:sqs:{region}:{account}:{names}-unforwarded"]  # fmt: skip
+    return arns
+
+
+# IAM and AWS Organizations record their calls in us-east-1 only (CloudTrail User Guide, "global service
+# events"), so EventBridge sees them there alone: where no watched region is us-east-1, a rule of its own
+# forwards them from there.
+GLOBAL_RULE = "GlobalChanges"
+GLOBAL_REGION = "us-east-1"
+
+
+def global_rules() -> list[tuple[str, str, events.EventPattern]]:
+    """The rule for a us-east-1 that is not watched: the IAM calls on the detector's roles, and the organization
+    calls that remove CloudTrail's reach."""
+    organizations = DELIVERY_CALLS["organizations.amazonaws.com"][0]
+    pattern = {
+        "source": ["aws.iam", "aws.organizations"],
+        "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+        "detail": {"eventSource": ["iam.amazonaws.com", "organizations.amazonaws.com"],
+                   "eventName": sorted(set(TAMPER_CALLS["iam.amazonaws.com"]) | organizations)},
+    }  # fmt: skip
+    return [(GLOBAL_RULE, "IAM and AWS Organizations calls, which are recorded in us-east-1 only", _pattern(pattern))]
 
 
 def _by_service(actions: tuple[str, ...]) -> dict[str, list[str]]:
@@ -232,7 +293,8 @@ def trail_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
     the rules' own reads need. The detector's role and the member role in organization mode share them."""
     acknowledge(role, {
         "AwsSolutions-IAM5[Resource::*]": (
-            "cloudtrail:DescribeTrails and ec2:DescribeRegions take no resource-level permissions."
+            "cloudtrail:DescribeTrails, ec2:DescribeRegions and cloudformation:ListStacks take no resource-level "
+            "permissions."
         ),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]": (
             "trailguard watches every trail of the account it reads, in every region, including new ones."

@@ -277,6 +277,9 @@ def _delivery(event: Mapping[str, Any]) -> Intake:
     event_id, region, account = _where(event, detail)
     event_name = _text(detail.get("eventName"))
     watched = DELIVERY_CALLS.get(_text(detail.get("eventSource")))
+    if watched is not None and event_name not in watched[0] and tamper.watched(_text(detail.get("eventSource")),
+                                                                              event_name):  # fmt: skip
+        return _tamper(event)  # a call on the detector's own log group (its retention), say
     if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or watched is None or event_name not in watched[0]:
         return Ignored("not a watched call on a trail's bucket, key or log group", event_id, event_name)
     resource = _text(_mapping(detail.get("requestParameters")).get(watched[1]))

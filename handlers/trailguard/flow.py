@@ -300,7 +300,7 @@ def handle_tamper(call: TamperCall | DeliveryCall, rt: Runtime) -> HandlerResult
     if not hit:
         why = why or "the call named no part of the detector"
     elif call.actor.invoked_by == tamper.CLOUDFORMATION:
-        why = why or "CloudFormation's own call (a stack deployment on the detector's behalf)"
+        why = why or _own_deployment(call, rt)
     if why:
         return replace(ignored(Ignored(why, call.event_id, call.event_name)), account=call.account)
     event_name = tamper.base_name(call.event_name)
@@ -326,6 +326,51 @@ def handle_tamper(call: TamperCall | DeliveryCall, rt: Runtime) -> HandlerResult
     status: Status = "duplicate" if outcome.duplicate else "failed-attempt" if call.failed else "drift"
     return HandlerResult(status, call.event_id, call.event_name, None, findings, notified=outcome.delivered,
                          failed=_failures(outcome), account=call.account)  # fmt: skip
+
+
+DEPLOY_WINDOW = 3600  # seconds: a call CloudFormation made up to an hour into a detector stack's operation
+
+
+def _own_deployment(call: TamperCall | DeliveryCall, rt: Runtime) -> str:
+    """Why a call CloudFormation made on a part is the detector's own deployment: one of its stacks (as
+    ``DETECTOR_RESOURCES`` names them) was being created, updated or deleted in the account when the call was
+    made; "" otherwise. Any stack's operation carries CloudFormation's ``invokedBy``, so another stack that
+    attaches a policy to the detector's role, say, is tamper. A stack list that cannot be read is not proof."""
+    regions = [call.region]
+    if call.service == "iam":  # IAM is global: the stack that changed a role may be in any region it deploys to
+        regions = list(dict.fromkeys([rt.home, *rt.config.watched_regions, call.region]))
+    at = _change_time(call.actor.time) or time.time()
+    try:
+        clients = rt.clients_of(call.account)
+        for region in regions:
+            for stack in _stacks(clients("cloudformation", region)):
+                if rt.parts.owned(tamper.arn_of("stack", str(stack.get("StackId", "")), partition="", region="",
+                                                account="")) and _during(stack, at):  # fmt: skip
+                    return f"CloudFormation's own call, deploying the detector's stack {stack.get('StackName')}"
+    except (AccountUnreachable, ClientError, BotoCoreError) as error:
+        LOG.warning("%s: could not tell whether the detector's stacks were being deployed: %s", call.event_id, error)
+    return ""
+
+
+def _stacks(cloudformation: Any) -> Iterable[Mapping[str, Any]]:
+    """Every stack ListStacks knows in the region (deleted ones for 90 days), page by page."""
+    token = ""
+    while True:
+        page = cloudformation.list_stacks(**({"NextToken": token} if token else {}))
+        yield from page.get("StackSummaries", [])
+        token = page.get("NextToken", "")
+        if not token:
+            return
+
+
+def _during(stack: Mapping[str, Any], at: float) -> bool:
+    """Whether a stack's operation was under way at ``at`` (seconds): in progress now, or begun at most
+    ``DEPLOY_WINDOW`` before it (and not after it, give or take a minute of clock)."""
+    if str(stack.get("StackStatus", "")).endswith("_IN_PROGRESS"):
+        return True
+    begun = [t.timestamp() for k in ("CreationTime", "LastUpdatedTime", "DeletionTime")
+             if isinstance(t := stack.get(k), datetime)]  # fmt: skip
+    return any(at - DEPLOY_WINDOW <= t <= at + 60 for t in begun)
 
 
 REACH = {

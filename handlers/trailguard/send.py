@@ -402,7 +402,12 @@ def broadcast(alert: Alert, senders: Mapping[str, Sender], pool: ThreadPoolExecu
     recorded, a retry could only double what did arrive; a failed channel is logged."""
     shown = replace(alert, note=UNRECORDED_NOTE)
     futures = {name: pool.submit(send, shown) for name, send in senders.items()}
-    results = [future.result() for future in futures.values()]
+    results = [
+        Delivery(name, False, f"the sender raised {type(error).__name__}: {error}")
+        if (error := future.exception()) is not None
+        else future.result()
+        for name, future in futures.items()
+    ]
     for failed in (r for r in results if not r.ok):
         LOG.warning("alert %s: %s did not deliver, and cannot be retried: %s", alert.key, failed.channel, failed.detail)
     return Outcome(delivered=tuple(sorted(r.channel for r in results if r.ok)))

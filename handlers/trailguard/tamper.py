@@ -85,7 +85,8 @@ TAMPER_CALLS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "cloudformation.amazonaws.com": {
         "DeleteStackSet": ("stackSetName", "stackset"), "UpdateStackSet": ("stackSetName", "stackset"),
-        "DeleteStackInstances": ("stackSetName", "stackset"), "DeleteStack": ("stackName", "stack"),
+        "DeleteStackInstances": ("stackSetName", "stackset"), "UpdateStackInstances": ("stackSetName", "stackset"),
+        "DeleteStack": ("stackName", "stack"),
     },
     "monitoring.amazonaws.com": {
         "DeleteAlarms": ("alarmNames", "alarm"), "DisableAlarmActions": ("alarmNames", "alarm"),
@@ -95,8 +96,15 @@ TAMPER_CALLS: dict[str, dict[str, tuple[str, str]]] = {
         "DeleteQueue": ("queueUrl", "queue"), "PurgeQueue": ("queueUrl", "queue"),
         "SetQueueAttributes": ("queueUrl", "queue"),
     },
-    "logs.amazonaws.com": {"DeleteLogGroup": ("logGroupName", "log-group")},
+    "logs.amazonaws.com": {
+        "DeleteLogGroup": ("logGroupName", "log-group"), "PutRetentionPolicy": ("logGroupName", "log-group"),
+    },
 }  # fmt: skip
+# What else a call names: an event source mapping moved to another function still names the queue it reads.
+ALSO: dict[tuple[str, str], tuple[str, str]] = {
+    ("lambda.amazonaws.com", "UpdateEventSourceMapping"): ("@eventSourceArn", "queue"),
+    ("lambda.amazonaws.com", "DeleteEventSourceMapping"): ("@eventSourceArn", "queue"),
+}
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"  # userIdentity.invokedBy of a stack operation's calls
 _VERSION = re.compile(r"\d{8}(v\d+)?$")
@@ -134,14 +142,26 @@ def touched(
     spec = watched(source, event_name)
     if spec is None:
         return ()
-    parameter, kind = spec
-    if parameter.startswith("@"):
-        named = _names(response.get(parameter[1:]))
-    elif kind == "bus":
-        named = _names(parameters.get(parameter)) or ["default"]  # the calls' default is the default bus
-    else:
-        named = _names(parameters.get(parameter))
-    return tuple((kind, arn_of(kind, name, partition=partition, region=region, account=account)) for name in named)
+    found = []
+    for parameter, kind in (spec, *([ALSO[source, base_name(event_name)]] if (source, base_name(event_name)) in ALSO
+                                    else [])):  # fmt: skip
+        if parameter.startswith("@"):
+            named = _names(response.get(parameter[1:]))
+        elif kind == "bus":
+            named = _names(parameters.get(parameter)) or ["default"]  # the calls' default is the default bus
+        else:
+            named = _names(parameters.get(parameter))
+        if kind == "rule":  # a rule on another bus than the default is another rule
+            named = [_on_bus(name, parameters.get("eventBusName")) for name in named]
+        found += [(kind, arn_of(kind, name, partition=partition, region=region, account=account)) for name in named]
+    return tuple(found)
+
+
+def _on_bus(rule: str, bus: Any) -> str:
+    """A rule's name as its ARN spells it: ``<bus>/<name>`` on a bus other than the default (named by name or
+    ARN)."""
+    bus_name = bus.rsplit("/", 1)[-1] if isinstance(bus, str) else ""
+    return rule if rule.startswith("arn:") or bus_name in ("", "default") else f"{bus_name}/{rule}"
 
 
 def arn_of(kind: str, name: str, *, partition: str, region: str, account: str) -> str:
@@ -221,4 +241,6 @@ class Parts:
         return Parts(tuple(dict.fromkeys((*self.patterns, *(a for a in arns if a)))))
 
     def owned(self, arn: str) -> bool:
+        if ":iam::" in arn:  # IAM names are unique whatever their case (IAM User Guide, "IAM identifiers")
+            return any(fnmatchcase(arn.lower(), pattern.lower()) for pattern in self.patterns)
         return any(fnmatchcase(arn, pattern) for pattern in self.patterns)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from typing import Any
 
@@ -48,6 +49,7 @@ def parts(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
         "role": role,
         "stack set": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stackset/{STACK_SET}",
         "member rules": "arn:aws:events:*:*:rule/trailguard-member-TrailChanges",
+        "stacks": f"arn:aws:cloudformation:*:{ACCOUNT}:stack/Trailguard",
     }
     monkeypatch.setenv("DETECTOR_RESOURCES", ",".join(found.values()))
     monkeypatch.setattr(drift_handler, "_runtime", None)
@@ -189,19 +191,48 @@ def test_each_call_on_a_part_is_detector_tampered(  # noqa: PLR0917 - fixtures a
     assert says in detector.slack_texts()[0] and len(detector.inbox()) == 1
 
 
-def test_cloudformations_own_calls_are_a_deployment_not_tamper(detector: Detector, parts: dict[str, str]) -> None:
-    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/cdk-hnb659fds-cfn-exec-role/AWSCloudFormation"
-    identity = {
-        "type": "AssumedRole",
-        "accountId": ACCOUNT,
-        "invokedBy": "cloudformation.amazonaws.com",
-        "arn": session,
-    }
+CLOUDFORMATION = {
+    "type": "AssumedRole", "invokedBy": "cloudformation.amazonaws.com",
+    "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/cdk-hnb659fds-cfn-exec-role/AWSCloudFormation",
+}  # fmt: skip
+TEMPLATE = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
 
-    result = detector.run(tamper("events", "PutRule", {"name": RULE}, userIdentity=identity))
 
-    assert result["status"] == "ignored" and "CloudFormation" in result["reason"]
+def now(offset: float = 0) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+
+def test_cloudformations_calls_while_the_detector_stack_deploys_are_not_tamper(
+    detector: Detector, parts: dict[str, str]
+) -> None:
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName="Trailguard", TemplateBody=TEMPLATE)
+    call = tamper("events", "PutRule", {"name": RULE}, userIdentity=CLOUDFORMATION, eventTime=now())
+
+    result = detector.run(call)
+
+    assert result["status"] == "ignored" and "deploying the detector's stack Trailguard" in result["reason"]
     assert detector.slack_texts() == [] and detector.inbox() == []
+
+
+def test_cloudformations_calls_for_another_stack_are_tamper(detector: Detector, parts: dict[str, str]) -> None:
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName="innocent-app", TemplateBody=TEMPLATE)
+    attach = tamper("iam", "AttachRolePolicy", {"roleName": ROLE, "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/deny"},
+                    userIdentity=CLOUDFORMATION, eventTime=now())  # fmt: skip
+
+    result = detector.run(attach)
+
+    assert rules_of(result) == ["detector-tampered"] and "cloudformation.amazonaws.com" in detector.slack_texts()[0]
+
+
+def test_a_detector_stack_deployed_long_before_the_call_does_not_cover_it(
+    detector: Detector, parts: dict[str, str]
+) -> None:
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName="Trailguard", TemplateBody=TEMPLATE)
+    call = tamper("events", "PutRule", {"name": RULE}, userIdentity=CLOUDFORMATION, eventTime=now(2 * 3600))
+
+    result = detector.run(call)
+
+    assert rules_of(result) == ["detector-tampered"]
 
 
 def test_a_forged_cloudformation_user_agent_is_still_tamper(detector: Detector, parts: dict[str, str]) -> None:

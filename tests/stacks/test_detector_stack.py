@@ -18,7 +18,14 @@ from moto.events.models import EventPattern
 
 import stacks.detector
 from stacks import HOME_STACK
-from stacks.detector import DELIVERY_PATTERN, EVENT_PATTERN, EXEMPTIONS_FILE, TAMPER_PATTERN, remediation_actions
+from stacks.detector import (
+    DELIVERY_PATTERN,
+    EVENT_PATTERN,
+    EXEMPTIONS_FILE,
+    REMOTE_TAMPER_PATTERN,
+    TAMPER_PATTERN,
+    remediation_actions,
+)
 from tests.events import event, names, record, wrap
 from tests.stacks.conftest import FULL_CONTEXT, Deployment, build_app, deploy, settings_from
 from trailguard import events as intake
@@ -49,6 +56,7 @@ READ_ACTIONS = frozenset(
     {
         "cloudtrail:DescribeTrails",
         "ec2:DescribeRegions",
+        "cloudformation:ListStacks",  # whether CloudFormation's call on a part was the detector's own deployment
         "cloudtrail:GetEventSelectors",
         "cloudtrail:GetTrailStatus",
         "cloudtrail:GetInsightSelectors",
@@ -118,6 +126,11 @@ def arn_of(logical_id: str) -> dict[str, Any]:
 
 def ref(logical_id: str) -> dict[str, Any]:
     return {"Ref": logical_id}
+
+
+def canonical(value: Any) -> str:
+    """A value's JSON with sorted keys: the order a template's keys come in is not the test's concern."""
+    return json.dumps(value, sort_keys=True)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -251,21 +264,28 @@ def test_trail_change_rule_matches_exactly_the_watched_cloudtrail_calls(deploy_f
         if "EventPattern" in p
     ]
 
-    assert sorted(patterns, key=str) == sorted([EXPECTED_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN], key=str)
+    assert sorted(patterns, key=canonical) == sorted(
+        [EXPECTED_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN], key=canonical
+    )
     assert EVENT_PATTERN == EXPECTED_PATTERN
     assert set(EXPECTED_PATTERN["detail"]["eventName"]) == WATCHED_CALLS
-    assert DELIVERY_PATTERN == {
+    on_tamper_rule = {
+        "eventSource": ["events.amazonaws.com"],
+        "eventName": ["DeleteRule", "DisableRule", "PutRule", "PutTargets", "RemoveTargets"],
+    }
+    assert {
         "source": ["aws.events", "aws.kms", "aws.logs", "aws.organizations", "aws.s3"],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {
-            "eventSource": ["events.amazonaws.com", "kms.amazonaws.com", "logs.amazonaws.com",
-                            "organizations.amazonaws.com", "s3.amazonaws.com"],
-            "eventName": ["DeleteBucket", "DeleteBucketPolicy", "DeleteLogGroup", "DeleteRule",
-                          "DeregisterDelegatedAdministrator", "DisableAWSServiceAccess", "DisableKey", "DisableRule",
-                          "LeaveOrganization", "PutBucketLifecycle", "PutBucketPolicy", "PutKeyPolicy", "PutRule",
-                          "PutTargets", "RemoveTargets", "ScheduleKeyDeletion"],
-        },
-    }  # fmt: skip
+        "detail": {"$or": [
+            {"eventSource": ["kms.amazonaws.com", "logs.amazonaws.com", "organizations.amazonaws.com",
+                             "s3.amazonaws.com"],
+             "eventName": ["DeleteBucket", "DeleteBucketPolicy", "DeleteLogGroup", "DeregisterDelegatedAdministrator",
+                           "DisableAWSServiceAccess", "DisableKey", "LeaveOrganization", "PutBucketLifecycle",
+                           "PutBucketPolicy", "PutKeyPolicy", "ScheduleKeyDeletion"]},
+            {**on_tamper_rule, "requestParameters": {"name": [{"suffix": "-DetectorChanges"}]}},
+            {**on_tamper_rule, "requestParameters": {"rule": [{"suffix": "-DetectorChanges"}]}},
+        ]},
+    } == DELIVERY_PATTERN  # fmt: skip
 
 
 def test_trail_change_rule_targets_the_handler_with_retries_and_the_dead_letter_queue(
@@ -401,9 +421,10 @@ def test_handler_role_grants_each_action_on_its_narrowest_resource(deploy_full: 
 
     assert canon(handler_grants(deploy_full.home)) == canon(
         {
-            # Neither takes resource-level permissions (the acknowledged AwsSolutions-IAM5[Resource::*]).
+            # None takes resource-level permissions (the acknowledged AwsSolutions-IAM5[Resource::*]).
             "cloudtrail:DescribeTrails": ["*"],
             "ec2:DescribeRegions": ["*"],
+            "cloudformation:ListStacks": ["*"],
             "cloudtrail:GetEventSelectors": [TRAILS],
             "cloudtrail:GetTrailStatus": [TRAILS],
             "kms:DescribeKey": [ANY_KEY],
@@ -874,8 +895,10 @@ def test_one_forwarder_stack_per_other_region_and_the_detector_in_the_first(
     request: pytest.FixtureRequest, config: str, home: str | None, others: list[str]
 ) -> None:
     deployment: Deployment = request.getfixturevalue(config)
+    # us-east-1, where IAM and AWS Organizations record their calls, gets a small forwarder of its own when unwatched
+    extra = [f"{HOME_STACK}-Global"] if home is not None and "us-east-1" not in [home, *others] else []
 
-    assert list(deployment.stacks) == [HOME_STACK] + [f"{HOME_STACK}-Forwarder-{r}" for r in others]
+    assert list(deployment.stacks) == [HOME_STACK] + [f"{HOME_STACK}-Forwarder-{r}" for r in others] + extra
     if home is None:
         assert Token.is_unresolved(deployment.home_stack.region)  # environment-agnostic: the deploy region
     else:
@@ -895,7 +918,9 @@ def test_forwarder_sends_the_same_events_to_the_home_default_bus_and_nothing_els
         rules = list(template.find_resources("AWS::Events::Rule"))
         role = only(template, "AWS::IAM::Role")
         patterns = [props(template, rule)["EventPattern"] for rule in rules]
-        assert sorted(patterns, key=str) == sorted([EXPECTED_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN], key=str)
+        assert sorted(patterns, key=canonical) == sorted(
+            [EXPECTED_PATTERN, DELIVERY_PATTERN, REMOTE_TAMPER_PATTERN], key=canonical
+        )
         queue = only(template, "AWS::SQS::Queue")  # what could not be forwarded waits here
         assert props(template, queue)["SqsManagedSseEnabled"] is True
         assert props(template, queue)["MessageRetentionPeriod"] == 14 * 24 * 3600

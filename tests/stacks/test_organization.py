@@ -19,7 +19,7 @@ from aws_cdk.assertions import Template
 import stacks.member
 import stacks.organization
 from stacks import HOME_STACK, MANAGEMENT_STACK
-from stacks.detector import DELIVERY_PATTERN, TAMPER_PATTERN
+from stacks.detector import DELIVERY_PATTERN, REMOTE_TAMPER_PATTERN
 from stacks.member import HEARTBEAT_PREFIX, member_template
 from stacks.organization import (
     SWEEP_BATCH_SIZE,
@@ -39,6 +39,7 @@ from tests.stacks.test_detector_stack import (
     arn_of,
     as_list,
     canon,
+    canonical,
     only,
     props,
     ref,
@@ -56,6 +57,7 @@ HUB_BUS = {
 MEMBER_READS = {
     "cloudtrail:DescribeTrails": ["*"],  # no resource-level permissions
     "ec2:DescribeRegions": ["*"],
+    "cloudformation:ListStacks": ["*"],
     "cloudtrail:GetEventSelectors": [TRAILS],
     "cloudtrail:GetInsightSelectors": [TRAILS],
     "cloudtrail:GetTrailStatus": [TRAILS],
@@ -134,7 +136,12 @@ def member_body(deployment: Deployment) -> dict[str, Any]:
 
 
 def member_role(body: dict[str, Any]) -> str:
-    [role] = [k for k, r in resources(body, "AWS::IAM::Role").items() if "RoleName" in r["Properties"]]
+    """The role the hub reads through (the other, the forwarding rules' role, is assumed by EventBridge)."""
+    [role] = [
+        k
+        for k, r in resources(body, "AWS::IAM::Role").items()
+        if "events.amazonaws.com" not in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
     return role
 
 
@@ -419,7 +426,9 @@ def test_member_forwards_the_detector_events_to_the_hub_bus_with_a_role_and_a_de
     events_role = one(body, "AWS::IAM::Role", "Forwarding")
     patterns = [body["Resources"][rule]["Properties"]["EventPattern"] for rule in rules]
 
-    assert sorted(patterns, key=str) == sorted([EXPECTED_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN], key=str)
+    assert sorted(patterns, key=canonical) == sorted(
+        [EXPECTED_PATTERN, DELIVERY_PATTERN, REMOTE_TAMPER_PATTERN], key=canonical
+    )
     for rule in rules:
         targets = body["Resources"][rule]["Properties"]["Targets"]
         assert [{k: v for k, v in t.items() if k != "Id"} for t in targets] == [
@@ -430,6 +439,7 @@ def test_member_forwards_the_detector_events_to_the_hub_bus_with_a_role_and_a_de
     ]
     assert allowed(statements_of(body, events_role)) == {"events:PutEvents": [HUB_BUS]}
     assert body["Resources"][queue]["Properties"] == {"MessageRetentionPeriod": 14 * 24 * 3600,
+                                                      "QueueName": "trailguard-member-unforwarded",
                                                       "SqsManagedSseEnabled": True}  # fmt: skip
     [deny] = [s for _, s in all_statements(body) if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

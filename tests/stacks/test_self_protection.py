@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.detector import DELIVERY_PATTERN, EVENT_PATTERN, TAMPER_PATTERN
+from stacks.detector import DELIVERY_PATTERN, EVENT_PATTERN, REMOTE_TAMPER_PATTERN, TAMPER_PATTERN
 from tests.events import wrap
 from tests.stacks.conftest import Deployment
 from tests.stacks.test_detector_stack import Ids, any_deploy, only, props
@@ -87,22 +87,78 @@ def owned(parsed: Any, parts: Parts) -> bool:
 
 
 def test_each_rule_pattern_fits_eventbridges_default_size_limit() -> None:
-    for pattern in (EVENT_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN):
+    for pattern in (EVENT_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN, REMOTE_TAMPER_PATTERN):
         assert len(json.dumps(pattern, separators=(",", ":"))) <= EVENTBRIDGE_PATTERN_LIMIT
 
 
-def test_the_tamper_rule_matches_every_tamper_call_and_lambdas_versioned_names() -> None:
-    names = TAMPER_PATTERN["detail"]["eventName"]
-    exact = {n for n in names if isinstance(n, str)} | set(DELIVERY_PATTERN["detail"]["eventName"])
-    prefixes = [n["prefix"] for n in names if isinstance(n, dict)]
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching, for the parts of its pattern language the rules use: a list of values, exact or
+    ``prefix`` / ``suffix``, nested fields (all must match), and ``$or``."""
+    if isinstance(pattern, list):
+        return any(
+            (isinstance(v, dict) and isinstance(event, str)
+             and event.startswith(v.get("prefix", "")) and event.endswith(v.get("suffix", "")))
+            or v == event
+            for v in pattern
+        )  # fmt: skip
+    if not isinstance(event, dict):
+        return False
+    fields = {k: v for k, v in pattern.items() if k != "$or"}
+    either = "$or" not in pattern or any(matches(a, event) for a in pattern["$or"])
+    return either and all(matches(v, event.get(k)) for k, v in fields.items())
 
+
+def cloudtrail_event(source: str, name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"source": f"aws.{source.split('.', maxsplit=1)[0]}", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {"eventSource": source, "eventName": name, "requestParameters": parameters or {}}}  # fmt: skip
+
+
+def test_each_tamper_call_reaches_the_handler_through_exactly_one_home_rule() -> None:
+    home = (EVENT_PATTERN, DELIVERY_PATTERN, TAMPER_PATTERN)
     for source, calls in TAMPER_CALLS.items():
-        pattern = DELIVERY_PATTERN if source in DELIVERY_PATTERN["detail"]["eventSource"] else TAMPER_PATTERN
-        assert source in pattern["detail"]["eventSource"] and f"aws.{source.split('.')[0]}" in pattern["source"]
         for name in calls:
             versioned = f"{name}20150331v2" if source == "lambda.amazonaws.com" else name
-            assert versioned in exact or any(versioned.startswith(p) for p in prefixes), (source, versioned)
-    assert "PutFunctionConcurrency" in prefixes and "DeleteFunction" in prefixes
+            event = cloudtrail_event(source, versioned, {"name": "trailguard-TrailChanges"})
+            assert [matches(p, event) for p in home].count(True) == 1, (source, versioned)
+
+
+def test_calls_on_the_tamper_rule_itself_reach_it_through_the_delivery_rule_too() -> None:
+    on_itself = cloudtrail_event("events.amazonaws.com", "DisableRule", {"name": "trailguard-forward-DetectorChanges"})
+    targets_off = cloudtrail_event("events.amazonaws.com", "RemoveTargets", {"rule": "trailguard-DetectorChanges"})
+    on_another = cloudtrail_event("events.amazonaws.com", "DisableRule", {"name": "trailguard-DeliveryChanges"})
+
+    assert matches(DELIVERY_PATTERN, on_itself) and matches(TAMPER_PATTERN, on_itself)
+    assert matches(DELIVERY_PATTERN, targets_off)
+    assert matches(TAMPER_PATTERN, on_another) and not matches(DELIVERY_PATTERN, on_another)
+    assert not matches(DELIVERY_PATTERN, cloudtrail_event("events.amazonaws.com", "EnableRule", {"name": "x"}))
+
+
+def test_remote_copies_forward_only_the_calls_on_parts_that_live_there() -> None:
+    forwarded = [cloudtrail_event("events.amazonaws.com", "DeleteRule"),
+                 cloudtrail_event("iam.amazonaws.com", "PutRolePolicy"),
+                 cloudtrail_event("sqs.amazonaws.com", "PurgeQueue"),
+                 cloudtrail_event("cloudformation.amazonaws.com", "DeleteStack")]  # fmt: skip
+    kept_home = [cloudtrail_event("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2"),
+                 cloudtrail_event("sns.amazonaws.com", "Unsubscribe"),
+                 cloudtrail_event("monitoring.amazonaws.com", "PutMetricAlarm")]  # fmt: skip
+
+    assert all(matches(REMOTE_TAMPER_PATTERN, e) for e in forwarded)
+    assert not any(matches(REMOTE_TAMPER_PATTERN, e) for e in kept_home)
+    assert all(matches(TAMPER_PATTERN, e) for e in kept_home)
+
+
+def test_an_unwatched_us_east_1_gets_the_global_calls_forwarded(deploy_off: Deployment) -> None:
+    template = deploy_off.templates["Trailguard-Global"]
+    [pattern] = [props(template, r)["EventPattern"] for r in template.find_resources("AWS::Events::Rule")]
+
+    assert deploy_off.stacks["Trailguard-Global"].region == "us-east-1"
+    assert matches(pattern, cloudtrail_event("iam.amazonaws.com", "AttachRolePolicy"))
+    assert matches(pattern, cloudtrail_event("organizations.amazonaws.com", "LeaveOrganization"))
+    assert not matches(pattern, cloudtrail_event("cloudtrail.amazonaws.com", "StopLogging"))
+    parts = detector_parts(deploy_off, "us-west-2")
+    assert owned(call("events", "DisableRule", {"name": "trailguard-forward-GlobalChanges"}, region="us-east-1"), parts)
+    role = call("iam", "DeleteRolePolicy", {"roleName": "trailguard-forward-events-us-east-1"}, region="us-east-1")
+    assert owned(role, parts)
 
 
 def test_every_rule_and_alarm_the_detector_creates_is_named_so_the_handler_knows_it(any_deploy: Deployment) -> None:

@@ -153,3 +153,40 @@ def test_detector_resources_are_read_into_parts(tmp_path: Path) -> None:
     )
 
     assert config.detector.patterns == (f"arn:aws:events:*:{A}:rule/a", "arn:aws:iam::*:role/b")
+
+
+def test_a_rule_on_another_bus_is_another_rule() -> None:
+    parts = Parts((f"arn:aws:events:{R}:{A}:rule/trailguard-TrailChanges",))
+
+    def rule_of(parameters: dict[str, Any]) -> str:
+        [(_, found)] = touched("events.amazonaws.com", "DisableRule", parameters, {}, partition="aws", region=R,
+                               account=A)  # fmt: skip
+        return found
+
+    assert parts.owned(rule_of({"name": "trailguard-TrailChanges", "eventBusName": "default"}))
+    assert parts.owned(rule_of({"name": "trailguard-TrailChanges"}))
+    assert not parts.owned(rule_of({"name": "trailguard-TrailChanges", "eventBusName": "orders"}))
+    assert not parts.owned(rule_of({"name": "trailguard-TrailChanges",
+                                    "eventBusName": f"arn:aws:events:{R}:{A}:event-bus/orders"}))  # fmt: skip
+
+
+def test_a_role_named_in_another_case_is_the_same_role() -> None:
+    parts = Parts((f"arn:aws:iam::{A}:role/Trailguard-HandlerRoleF4C2",))
+
+    assert parts.owned(arn("role", "trailguard-handlerrolef4c2"))
+    assert not parts.owned(arn("role", "trailguard-handlerrolef4c3"))
+
+
+def test_an_event_source_mapping_moved_to_another_function_still_names_the_sweep_queue() -> None:
+    queue = f"arn:aws:sqs:{R}:{A}:Trailguard-OrganizationSweep"
+    found = touched("lambda.amazonaws.com", "UpdateEventSourceMapping20150331", {"uUID": "u", "functionName": "evil"},
+                    {"functionArn": f"arn:aws:lambda:{R}:{A}:function:evil", "eventSourceArn": queue},
+                    partition="aws", region=R, account=A)  # fmt: skip
+
+    assert ("queue", queue) in found and Parts((queue,)).owned(queue)
+
+
+def test_a_call_on_a_log_groups_retention_is_a_tamper_call_not_a_delivery_call() -> None:
+    parsed = parse(record("logs", "PutRetentionPolicy", {"logGroupName": "/aws/lambda/x", "retentionInDays": 1}))
+
+    assert isinstance(parsed, TamperCall) and parsed.parts == (("log-group", arn("log-group", "/aws/lambda/x")),)
