@@ -271,3 +271,33 @@ def test_calls_on_the_function_itself_are_known_without_it_being_listed(
     result = detector.run(tamper("lambda", "DeleteFunction20150331", {"functionName": FUNCTION + ":live"}))
 
     assert rules_of(result) == ["detector-tampered"] and "Lambda function" in detector.slack_texts()[0]
+
+
+def test_in_an_organization_a_members_forwarding_rule_and_role_are_parts_and_outsiders_are_ignored(
+    detector: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailguard_dev.organization import build_organization, client_as
+
+    org = build_organization(("dev", "prod"))
+    for key, value in {"MEMBER_ROLE_NAME": org.role_name, "ORGANIZATION_ID": org.id, "WATCHED_REGIONS": REGION,
+                       "DETECTOR_RESOURCES": "arn:aws:events:*:*:rule/trailguard-member-TrailChanges,"
+                                             f"arn:aws:iam::*:role/{org.role_name}"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(drift_handler, "_runtime", None)
+    prod = org.account("prod")
+    client_as(prod, "events").put_rule(Name="trailguard-member-TrailChanges", EventPattern='{"source": ["x"]}')
+    client_as(prod, "events").disable_rule(Name="trailguard-member-TrailChanges")
+    member_identity = {"type": "IAMUser", "accountId": prod, "arn": f"arn:aws:iam::{prod}:user/mallory"}
+
+    def in_account(account: str, source: str, name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        changed = tamper(source, name, parameters, recipientAccountId=account, userIdentity=member_identity)
+        return {**changed, "account": account}
+
+    rule = detector.run(in_account(prod, "events", "DisableRule", {"name": "trailguard-member-TrailChanges"}))
+    role = detector.run(in_account(prod, "iam", "PutRolePolicy", {"roleName": org.role_name.upper()}))
+    outsider = detector.run(in_account("999988887777", "events", "DisableRule",
+                                       {"name": "trailguard-member-TrailChanges"}))  # fmt: skip
+
+    assert rules_of(rule) == rules_of(role) == ["detector-tampered"] and rule["account"] == prod
+    assert f"{prod} (prod)" in detector.slack_texts()[0]
+    assert outsider["status"] == "ignored" and len(detector.slack_texts()) == 2
