@@ -12,7 +12,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,10 +28,16 @@ from .judge import AccountVerdict, Policy, evaluate_account
 from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import AccountState, enabled_regions, read_account
 from .render import audit
+from .rules import SEVERITIES
 from .sweep import unreachable
 
 EXIT_BAD_INPUT = 2
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "csv", "sarif", "ocsf", "asff")
+_SOURCE = re.compile(r"[a-z0-9.-]+\.amazonaws\.com", re.ASCII)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
+COLOURS = {"critical": "\033[1;31m", "high": "\033[31m", "medium": "\033[33m", "low": "\033[2m",
+           "compliant": "\033[32m"}  # fmt: skip
+RESET = "\033[0m"
 PLUGINS = "trailguard.commands"
 BUILT_IN = frozenset({"audit"})  # a plugin never takes over a built-in command
 DEFAULT_ROLE = "trailguard-member"
@@ -146,8 +152,16 @@ def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
         metavar="R",
         help="region to read (repeatable; default: every region enabled for the account)",
     )
-    command.add_argument("--format", choices=FORMATS, default="table", help="table (default) or json")
+    command.add_argument("--format", default="table", metavar="FORMAT",
+                         help=f"output format: {', '.join(FORMATS)} (default table)")  # fmt: skip
     command.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
+    command.add_argument("--severity", metavar="LEVEL",
+                         help="report, and fail on, only findings of this severity or worse: critical, high, medium, "
+                              "low (default low: all)")  # fmt: skip
+    command.add_argument("--quiet", action="store_true",
+                         help="the table shows only the findings that count and the verdict; no progress")  # fmt: skip
+    command.add_argument("--timeout", type=float, metavar="SECONDS",
+                         help="give up after this many seconds in all (exit 2), whatever the endpoints do")  # fmt: skip
     command.add_argument(
         "--allow-excluded-source",
         action="append",
@@ -206,23 +220,167 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     parser = _parser(sorted(plugins))
     args = parser.parse_args(argv)
-    problem = _organization_arguments(args)
+    problem = _organization_arguments(args) or _output_arguments(args) or _audit_arguments(args)
     if problem:
-        parser.error(problem)
-    if args.organization:
-        return _audit_organization(args)
+        return _refuse(args, problem)
+    if args.timeout is not None:
+        _deadline(args)
     try:
         policy = _policy(args)
-        state, verdict = run_audit(args.region, policy)
+        if args.organization:
+            progress = sys.stderr if sys.stderr.isatty() and not args.quiet else None
+            organization, audits = run_organization_audit(args.region, policy, args.role_name, args.account, progress)
+            doc = audit.organization_report(organization, audits, policy.exemptions)
+            said = audit.organization_verdict(audits)
+        else:
+            if sys.stderr.isatty() and not args.quiet:
+                print(f"trailguard: reading {', '.join(args.region) or 'every enabled region'} ...", file=sys.stderr)
+            state, verdict = run_audit(args.region, policy)
+            doc = audit.report(verdict, state.regions, state.region_errors, policy.exemptions)
+            said = audit.verdict(verdict, state.region_errors)
     except (AuditAborted, ExemptionError) as error:
-        print(f"trailguard: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.format == "json":
-        json.dump(audit.report(verdict, state.regions, state.region_errors, policy.exemptions), sys.stdout, indent=2)
+        return _refuse(args, str(error))
+    try:
+        _print(args, doc, lambda out: _table(args, out, state, verdict, policy) if not args.organization
+               else audit.organization_table(organization, audits, out))  # fmt: skip
+    except ImportError as error:  # only --format ocsf needs more than boto3
+        return _refuse(args, f"--format ocsf needs py-ocsf-models ({error.name} is missing): pip install "
+                             "'trailguard[ocsf]'")  # fmt: skip
+    return _exit_code(said, doc, args.severity)
+
+
+def _audit_arguments(args: argparse.Namespace) -> str:
+    """What is wrong with the regions, sources or timeout, or "": a region must be one botocore knows
+    CloudTrail in (any partition), so that a typo is not read as a region that cannot be reached."""
+    bad_sources = [s for s in args.allow_excluded_source if not _SOURCE.fullmatch(s)]
+    if bad_sources:
+        return f"--allow-excluded-source must be an event source like kms.amazonaws.com, not {bad_sources[0]!r}"
+    if args.timeout is not None and not 0 < args.timeout <= 86_400:
+        return f"--timeout must be a number of seconds between 0 and 86400, not {args.timeout:g}"
+    if args.region:
+        known = _known_regions()
+        bad = [r for r in args.region if not _REGION.fullmatch(r) or (known and r not in known)]
+        if bad:
+            return f"--region {bad[0]!r} is not an AWS region where CloudTrail is offered"
+    return ""
+
+
+def _known_regions() -> set[str]:
+    """Every region botocore knows CloudTrail in, across partitions (empty if its data cannot be read)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session()
+        return {r for p in session.get_available_partitions() for r in session.get_available_regions("cloudtrail", p)}
+    except (BotoCoreError, ValueError):  # a broken AWS configuration is reported when the audit starts
+        return set()
+
+
+def _output_arguments(args: argparse.Namespace) -> str:
+    if args.format not in FORMATS:
+        return f"--format must be one of {', '.join(FORMATS)}, not {args.format!r}"
+    if args.severity is not None and args.severity not in SEVERITIES:
+        return f"--severity must be one of {', '.join(SEVERITIES)}, not {args.severity!r}"
+    return ""
+
+
+def _refuse(args: argparse.Namespace, problem: str) -> int:
+    """One sentence on stderr, exit 2; with a machine format, also a JSON error document on stdout."""
+    sentence = problem if problem.endswith(".") else f"{problem}."
+    print(f"trailguard: {sentence}", file=sys.stderr)
+    if getattr(args, "format", "table") in ("json", "sarif", "ocsf", "asff"):
+        json.dump({"error": sentence, "verdict": "unknown", "compliant": False}, sys.stdout, indent=2)
         print()
-    else:
-        audit.table(verdict, state.regions, state.region_errors, sys.stdout, policy.exemptions)
-    return audit.EXIT_CODES[audit.verdict(verdict, state.region_errors)]
+    return EXIT_BAD_INPUT
+
+
+def _deadline(args: argparse.Namespace) -> None:
+    """``--timeout``: after that many seconds, say so and exit 2 whatever is still waiting on the network."""
+    import os
+    import threading
+
+    def expire() -> None:
+        _refuse(args, f"the audit did not finish within --timeout {args.timeout:g} seconds")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_BAD_INPUT)
+
+    timer = threading.Timer(args.timeout, expire)
+    timer.daemon = True
+    timer.start()
+
+
+def _print(args: argparse.Namespace, doc: dict[str, Any], table: Callable[[TextIO], None]) -> None:
+    from .render import formats
+
+    shown = formats.severity_at_least(doc, args.severity) if args.severity else doc
+    if args.format == "table":
+        table(sys.stdout)
+        return
+    if args.format == "csv":
+        sys.stdout.write(formats.to_csv(shown))
+        return
+    out: Any = shown
+    if args.format == "sarif":
+        out = formats.to_sarif(shown)
+    elif args.format == "ocsf":
+        out = formats.to_ocsf(shown)
+    elif args.format == "asff":
+        out = formats.to_asff(shown, _session_region())
+    json.dump(out, sys.stdout, indent=2)
+    print()
+
+
+def _session_region() -> str:
+    import boto3
+
+    return boto3.session.Session().region_name or "us-east-1"
+
+
+def _table(args: argparse.Namespace, out: TextIO, state: AccountState, verdict: AccountVerdict, policy: Policy) -> None:
+    """The table, in colour on a terminal unless NO_COLOR is set; --quiet keeps the findings that count."""
+    import io
+    import os
+
+    buffer = io.StringIO()
+    audit.table(verdict, state.regions, state.region_errors, buffer, policy.exemptions)
+    lines = buffer.getvalue().splitlines()
+    if args.quiet:
+        lines = [line for line in lines if _counts(line, args.severity)] + lines[-1:]
+    elif args.severity:
+        lines = [line for line in lines if not _below(line, args.severity)]
+    text = "\n".join(lines) + "\n"
+    if out.isatty() and not os.environ.get("NO_COLOR"):
+        text = _coloured(text)
+    out.write(text)
+
+
+def _counts(line: str, threshold: str | None) -> bool:
+    """A table line that states a counted finding (at or above ``threshold``)."""
+    match = re.search(r"\[(critical|high|medium|low)\]", line)
+    return bool(match) and "exempt" not in line and "advisory" not in line and not _below(line, threshold)
+
+
+def _below(line: str, threshold: str | None) -> bool:
+    match = re.search(r"\[(critical|high|medium|low)\b", line)
+    return bool(threshold and match and SEVERITIES.index(match.group(1)) > SEVERITIES.index(threshold))
+
+
+def _coloured(text: str) -> str:
+    text = re.sub(r"\[(critical|high|medium|low)\b", lambda m: f"[{COLOURS[m.group(1)]}{m.group(1)}{RESET}", text)
+    return re.sub(r"\b(NOT COMPLIANT|not compliant)\b", lambda m: f"{COLOURS['critical']}{m.group(1)}{RESET}", text)
+
+
+def _exit_code(said: str, doc: dict[str, Any], threshold: str | None) -> int:
+    """0, 1 or 2 from the one verdict; with --severity, findings below it do not fail the audit."""
+    code = audit.EXIT_CODES[said]  # type: ignore[index]
+    if code != 1 or not threshold:
+        return code
+    from .render import formats
+
+    kept = [f for _, _, f in formats.findings(formats.severity_at_least(doc, threshold)) if f["counted"]]
+    return 1 if kept else 0
 
 
 def _organization_arguments(args: argparse.Namespace) -> str:
@@ -235,22 +393,6 @@ def _organization_arguments(args: argparse.Namespace) -> str:
     if not _ROLE.fullmatch(args.role_name):
         return f"--role-name must be an IAM role name, not {args.role_name!r}"
     return ""
-
-
-def _audit_organization(args: argparse.Namespace) -> int:
-    try:
-        policy = _policy(args)
-        progress = sys.stderr if sys.stderr.isatty() else None
-        organization, audits = run_organization_audit(args.region, policy, args.role_name, args.account, progress)
-    except (AuditAborted, ExemptionError) as error:
-        print(f"trailguard: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.format == "json":
-        json.dump(audit.organization_report(organization, audits, policy.exemptions), sys.stdout, indent=2)
-        print()
-    else:
-        audit.organization_table(organization, audits, sys.stdout)
-    return audit.EXIT_CODES[audit.organization_verdict(audits)]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,6 +32,19 @@ COVERED: dict[str, tuple[str, ...]] = {
     ".venv/bin/trailguard audit --region us-east-1 --region eu-west-1 --json": (
         "tests/integration/test_audit_cli.py::test_multi_region_trail_seen_from_two_regions_is_one_compliant_trail",
     ),
+    ".venv/bin/trailguard audit --format sarif": (
+        "tests/integration/test_audit_formats.py::test_sarif_is_a_valid_sarif_2_1_0_log_of_the_registry_and_the_findings",
+    ),
+    ".venv/bin/trailguard audit --format asff": (
+        "tests/integration/test_audit_formats.py::test_asff_is_accepted_by_botocores_model_of_batch_import_findings",
+    ),
+    "aws securityhub batch-import-findings": (  # the same call, with boto3, against the emulator
+        "tests/integration/test_audit_formats.py::test_asff_imports_into_security_hub_as_is",
+    ),
+    ".venv/bin/trailguard audit --severity high --quiet": (
+        "tests/integration/test_audit_formats.py::test_severity_keeps_worse_findings_and_sets_the_exit_code",
+        "tests/integration/test_audit_formats.py::test_quiet_table_shows_the_counted_findings_and_the_verdict_only",
+    ),
     ".venv/bin/trailguard audit": (  # no --region: every enabled region; no --json: the table
         "tests/integration/test_audit_cli.py::test_default_regions_are_every_region_enabled_for_the_account",
         "tests/integration/test_audit_cli.py::test_table_shows_trail_home_region_verdict_and_findings",

@@ -34,6 +34,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "trail_arn": finding.trail_arn,
         "account": finding.account,
+        "region": finding.region or None,
         "counted": finding.counted,
         "advisory": REGISTRY[finding.rule].advisory,
         "exempt": {"reason": waiver.reason, "expires": waiver.expires or None} if waiver and finding.exempt else None,

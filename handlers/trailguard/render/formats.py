@@ -1,0 +1,238 @@
+"""The audit in the formats other tools read: CSV, SARIF 2.1.0 (code-scanning dashboards), OCSF (a Compliance
+Finding per finding, for Security Lake and SIEMs) and ASFF (Security Hub's ``BatchImportFindings``).
+
+Each works from the JSON document (``audit.report`` or ``audit.organization_report``), so every format says
+what the JSON says. ASFF is also what the Lambda imports into Security Hub (``asff_finding``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import __version__
+from ..arn import Arn, partition_of
+from ..rules import REGISTRY, SEVERITIES
+
+PROJECT_URL = "https://github.com/trailguard/trailguard"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}  # GitHub's 0-10 scale
+ASFF_LABELS = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
+CIS = "CIS AWS Foundations Benchmark v1.4.0/3.1"
+ASFF_TYPE = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
+CSV_COLUMNS = ("account", "account_name", "rule", "severity", "counted", "exempt", "trail_arn", "message", "fix")
+# ASFF's documented limits (Security Hub User Guide, "ASFF attributes")
+ASFF_TITLE, ASFF_DESCRIPTION, ASFF_RECOMMENDATION, ASFF_ID = 256, 1024, 512, 512
+
+
+def findings(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(account, account name, finding) of every finding in a single-account or organization document."""
+    for account in doc.get("accounts", [doc]):
+        for finding in account.get("findings", []):
+            yield str(account.get("account", "")), str(account.get("name", "") or ""), finding
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fix(finding: Mapping[str, Any]) -> str:
+    return str((finding.get("fix") or {}).get("cli") or finding.get("hint") or "")
+
+
+def to_csv(doc: Mapping[str, Any]) -> str:
+    """One row per finding (exempt and advisory ones too, marked), a header first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for account, name, f in findings(doc):
+        exempt = (f.get("exempt") or {}).get("reason", "")
+        writer.writerow([account, name, f["rule"], f["severity"], str(bool(f["counted"])).lower(), exempt,
+                         f.get("trail_arn") or "", f["message"], _fix(f)])  # fmt: skip
+    return out.getvalue()
+
+
+def _subject(account: str, finding: Mapping[str, Any]) -> str:
+    return str(finding.get("trail_arn") or f"arn:{partition_of(str(finding.get('region') or ''))}:::{account}")
+
+
+def _sarif_rule(rule_id: str) -> dict[str, Any]:
+    rule = REGISTRY[rule_id]
+    return {
+        "id": rule.id,
+        "name": "".join(word.title() for word in rule.id.split("-")),
+        "shortDescription": {"text": rule.meaning},
+        "fullDescription": {"text": rule.meaning},
+        "help": {"text": f"{rule.meaning} See {PROJECT_URL}#the-policy."},
+        "helpUri": f"{PROJECT_URL}#the-policy",
+        "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
+        "properties": {"security-severity": SECURITY_SEVERITY[rule.severity], "tags": ["security", "cloudtrail"]},
+    }
+
+
+def to_sarif(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: one run, the rule registry as the driver's rules, one result per finding (an exempt
+    one carries an external suppression with its reason; an advisory one is a note)."""
+    index = {rule_id: n for n, rule_id in enumerate(REGISTRY)}
+    results = []
+    for account, name, f in findings(doc):
+        subject = _subject(account, f)
+        result: dict[str, Any] = {
+            "ruleId": f["rule"],
+            "ruleIndex": index[f["rule"]],
+            "level": "note" if f.get("advisory") else SARIF_LEVELS[f["severity"]],
+            "message": {"text": f["message"]},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": subject}},
+                "logicalLocations": [{"fullyQualifiedName": subject, "kind": "resource"}],
+            }],
+            "partialFingerprints": {"trailguard/v1": hashlib.sha256(f"{subject}|{f['rule']}".encode()).hexdigest()},
+            "properties": {"account": account, "accountName": name, "severity": f["severity"], "fix": _fix(f)},
+        }  # fmt: skip
+        exempt = f.get("exempt")
+        if exempt:
+            result["suppressions"] = [{"kind": "external", "justification": exempt.get("reason", "")}]
+        results.append(result)
+    driver = {"name": "trailguard", "version": __version__, "informationUri": PROJECT_URL,
+              "rules": [_sarif_rule(rule_id) for rule_id in REGISTRY]}  # fmt: skip
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+
+
+def to_ocsf(doc: Mapping[str, Any], now: datetime | None = None) -> list[dict[str, Any]]:
+    """One OCSF Compliance Finding (class 2003) per finding, built with py-ocsf-models."""
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+    from py_ocsf_models.events.findings.compliance_finding_type_id import ComplianceFindingTypeID
+    from py_ocsf_models.events.findings.severity_id import SeverityID
+    from py_ocsf_models.events.findings.status_id import StatusID
+    from py_ocsf_models.objects.compliance import Compliance
+    from py_ocsf_models.objects.compliance_status import StatusID as ComplianceStatusID
+    from py_ocsf_models.objects.finding_info import FindingInformation
+    from py_ocsf_models.objects.metadata import Metadata
+    from py_ocsf_models.objects.product import Product
+    from py_ocsf_models.objects.remediation import Remediation
+    from py_ocsf_models.objects.resource_details import ResourceDetails
+
+    moment = now or datetime.now(UTC)
+    severity = {"critical": SeverityID.Critical, "high": SeverityID.High, "medium": SeverityID.Medium,
+                "low": SeverityID.Low}  # fmt: skip
+    product = Product(name="trailguard", vendor_name="trailguard", version=__version__, url_string=PROJECT_URL)
+    events = []
+    for account, name, f in findings(doc):
+        subject = _subject(account, f)
+        arn = Arn.parse(f.get("trail_arn") or "")
+        exempt = f.get("exempt")
+        unknown = REGISTRY[f["rule"]].unknown
+        uid = hashlib.sha256(f"{subject}|{f['rule']}".encode()).hexdigest()
+        labels = [f"account:{account}"] + ([f"account_name:{name}"] if name else [])
+        info = FindingInformation(
+            uid=f"trailguard/{account}/{subject}/{f['rule']}",
+            title=f["rule"],
+            desc=REGISTRY[f["rule"]].meaning,
+            types=["CloudTrail"],
+        )
+        compliance = Compliance(
+            control="3.1",
+            standards=["CIS AWS Foundations Benchmark v1.4.0"],
+            requirements=[CIS],
+            status_id=ComplianceStatusID.Warning if unknown else ComplianceStatusID.Fail,
+        )
+        resource = ResourceDetails(
+            uid=subject,
+            name=arn.resource.split("/", 1)[-1] if arn else account,
+            type="AwsCloudTrailTrail" if arn else "AwsAccount",
+            region=arn.region if arn else None,
+            cloud_partition=arn.partition if arn else None,
+            data={"account": account},
+        )
+        finding = ComplianceFinding(
+            activity_id=1,  # Create
+            type_uid=ComplianceFindingTypeID.Create,
+            time=int(moment.timestamp() * 1000),
+            time_dt=moment,
+            message=f["message"],
+            severity_id=severity[f["severity"]],
+            severity=f["severity"].title(),
+            status_id=StatusID.Suppressed if exempt else StatusID.New,
+            status="Suppressed" if exempt else "New",
+            status_detail=(exempt or {}).get("reason"),
+            metadata=Metadata(product=product, uid=uid, labels=labels),
+            finding_info=info,
+            compliance=compliance,
+            remediation=Remediation(desc=_fix(f) or "See the finding's message."),
+            resources=[resource],
+        )
+        events.append(json.loads(finding.model_dump_json(exclude_none=True)))
+    return events
+
+
+def asff_finding(
+    finding: Mapping[str, Any], *, account: str, region: str, now: datetime | None = None, archived: bool = False
+) -> dict[str, Any]:
+    """One finding in the AWS Security Finding Format, for a product ARN of ``account`` in ``region`` (Security
+    Hub's custom integrations: ``product/<account>/default``). Its ``Id`` names the account, the trail (or the
+    account) and the rule, so importing it again updates the same finding; ``archived``: the trail is compliant
+    again (RecordState ARCHIVED, workflow RESOLVED)."""
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    partition = partition_of(region)
+    trail = Arn.parse(finding.get("trail_arn") or "")
+    rule = REGISTRY[finding["rule"]]
+    exempt = finding.get("exempt")
+    resource = (
+        {"Type": "AwsCloudTrailTrail", "Id": str(finding["trail_arn"]), "Partition": trail.partition,
+         "Region": trail.region}
+        if trail
+        else {"Type": "AwsAccount", "Id": f"AWS::::Account:{account}", "Partition": partition, "Region": region}
+    )  # fmt: skip
+    asff: dict[str, Any] = {
+        "SchemaVersion": "2018-10-08",
+        "Id": _cut(f"trailguard/{account}/{finding.get('trail_arn') or 'account'}/{rule.id}", ASFF_ID),
+        "ProductArn": f"arn:{partition}:securityhub:{region}:{account}:product/{account}/default",
+        "GeneratorId": f"trailguard/{rule.id}",
+        "AwsAccountId": account,
+        "Types": [ASFF_TYPE],
+        "CreatedAt": when,
+        "UpdatedAt": when,
+        "Severity": {"Label": "INFORMATIONAL" if archived or rule.advisory else ASFF_LABELS[finding["severity"]]},
+        "Title": _cut(f"trailguard {rule.id}: {rule.meaning}", ASFF_TITLE),
+        "Description": _cut(str(finding["message"]), ASFF_DESCRIPTION),
+        "Remediation": {"Recommendation": {"Text": _cut(_fix(finding) or "See the finding's description.",
+                                                        ASFF_RECOMMENDATION), "Url": f"{PROJECT_URL}#the-policy"}},
+        "ProductFields": {"trailguard/rule": rule.id, "trailguard/severity": str(finding["severity"])},
+        "Resources": [resource],
+        "Compliance": {"Status": "PASSED" if archived else "WARNING" if rule.unknown else "FAILED",
+                       "RelatedRequirements": [CIS]},
+        "RecordState": "ARCHIVED" if archived else "ACTIVE",
+        "Workflow": {"Status": "RESOLVED" if archived else "SUPPRESSED" if exempt else "NEW"},
+    }  # fmt: skip
+    if exempt:
+        asff["Note"] = {"Text": _cut(f"Exempt: {exempt.get('reason', '')}", 512), "UpdatedBy": "trailguard",
+                        "UpdatedAt": when}  # fmt: skip
+    return asff
+
+
+def to_asff(doc: Mapping[str, Any], region: str, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every finding as ASFF, ready for ``aws securityhub batch-import-findings --findings file://...`` in
+    ``region`` (at most 100 per call)."""
+    return [asff_finding(f, account=account, region=region, now=now) for account, _, f in findings(doc)]
+
+
+def severity_at_least(doc: dict[str, Any], lowest: str) -> dict[str, Any]:
+    """The document with only the findings of ``lowest`` severity or worse (the verdict is unchanged)."""
+    keep = set(SEVERITIES[: SEVERITIES.index(lowest) + 1])
+
+    def trimmed(part: dict[str, Any]) -> dict[str, Any]:
+        out = {**part, "findings": [f for f in part.get("findings", []) if f["severity"] in keep]}
+        if "trails" in part:
+            out["trails"] = [{**t, "findings": [f for f in t["findings"] if f["severity"] in keep]}
+                             for t in part["trails"]]  # fmt: skip
+        return out
+
+    if "accounts" in doc:
+        return {**doc, "accounts": [trimmed(a) for a in doc["accounts"]]}
+    return trimmed(doc)
