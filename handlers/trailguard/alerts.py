@@ -63,6 +63,8 @@ class Alert:
     account_name: str = ""  # the account's name in its organization, when known
     reported: dict[str, str] = field(default_factory=dict)  # a sweep alert: what it reports, subject -> findings
     note: str = ""  # said at sending time only (a possible repeat), never stored
+    outcome: str = ""  # "reverted" (verified) or "would-revert" (dry-run): what the headline and subject say
+    calls: str = ""  # the revert's calls (made, or that would be), one whole command a line
 
     @property
     def rules(self) -> list[str]:
@@ -79,6 +81,24 @@ class Alert:
         actor = data.pop("actor")
         findings = tuple(AlertFinding(**f) for f in data.pop("findings"))
         return cls(**data, actor=Actor(**actor) if actor else None, findings=findings)
+
+
+MAX_CALLS_CHARS = 8_000  # a revert's commands, stored whole: the ones beyond are left out and counted
+
+
+def whole_commands(commands: Iterable[str], limit: int) -> str:
+    """The commands one a line, as many whole ones as fit ``limit`` characters; the rest left out and said so
+    (never cut inside one: a command cut mid-JSON cannot be pasted)."""
+    listed = [c for c in commands if c]
+    kept: list[str] = []
+    for number, command in enumerate(listed):
+        more = len(listed) - number - 1
+        note = f"\n# ... and {more + 1} more, left out here to stay inside the message's limits" if more else ""
+        if len("\n".join([*kept, command])) + len(note) > limit:
+            return "\n".join([*kept, f"# ... and {len(listed) - number} more, left out here to stay inside the "
+                                       "message's limits"])  # fmt: skip
+        kept.append(command)
+    return "\n".join(kept)
 
 
 def alert_findings(findings: Iterable[Finding]) -> tuple[AlertFinding, ...]:

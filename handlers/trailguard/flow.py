@@ -18,7 +18,17 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import heartbeat, tamper
-from .alerts import PART, Alert, attempt_alert, delivery_alert, drift_alert, tamper_alert, unjudged_alert
+from .alerts import (
+    MAX_CALLS_CHARS,
+    PART,
+    Alert,
+    attempt_alert,
+    delivery_alert,
+    drift_alert,
+    tamper_alert,
+    unjudged_alert,
+    whole_commands,
+)
 from .aws import error_code, explain
 from .baseline import Baseline
 from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
@@ -43,7 +53,7 @@ from .fleet import (
 from .judge import NARROWING, CallReading, CallVerdict, TrailState, evaluate_account, judge_call, logging_gap
 from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
-from .render.fix import describe_actions
+from .render.fix import commands, describe_actions
 from .rules import REGISTRY, Facts, Finding
 from .rules.detector_tampered import tampered
 from .rules.logging_gap import LOGGING_GAP
@@ -507,8 +517,13 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
                               lambda service, where: rt.clients_of(call.account)(service, where),  # noqa: PLW0108 - the member role is assumed only if a revert is made
                               since=_change_time(call.actor.time), time_left=rt.deadline.for_reading,
                               account=call.account)  # fmt: skip
-    action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled)
+    said = {r.result for r in results}
+    outcome = "reverted" if said == {"done"} else "would-revert" if said == {"dry-run"} else ""
+    action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled, apart=bool(outcome))
     alert = widened(_named(drift_alert(call, counted, verdict.trail_arn, action), rt))
+    if outcome:  # the calls shown whole, on their own; the headline says what happened
+        made = commands([(r.action, r.arguments) for r in results], region)
+        alert = replace(alert, outcome=outcome, calls=whole_commands(made, MAX_CALLS_CHARS))
     if any(r.result == "suspended" for r in results):
         alert = replace(alert, severity="critical")
     if mode == "on":

@@ -9,15 +9,16 @@ does I/O or formats text.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from . import exemptions as exempting
-from .arn import TrailArn
+from .arn import TrailArn, account_of
 from .baseline import Baseline
 from .exemptions import Exemption
-from .rules import REGISTRY, Facts, Finding, in_order
+from .rules import REGISTRY, Call, Facts, Finding, in_order
 from .rules.logging_gap import LOGGING_GAP
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .rules.not_evaluable import NOT_EVALUABLE
@@ -200,11 +201,47 @@ def evaluate_account(
         for v in verdicts
     ]  # fmt: skip
     count = len(verdicts)
+    shortest = _shortest_fix(verdicts, account)
+    if shortest is not None:  # the fewest calls that make one trail compliant: that is the fix to paste
+        calls, home, name = shortest
+        create = NO_COMPLIANT_TRAIL.finding("", where, account=account).calls
+        message = (f"No trail in account {account} logs all management events from every region. The shortest "
+                   f"fix puts trail {name} right (below); or create a trail.")  # fmt: skip
+        finding = replace(NO_COMPLIANT_TRAIL.finding(message, where, account=account,
+                                                     hint=f"Or create a trail: {_cli(create, region)}"),
+                          calls=calls, region=home)  # fmt: skip
+        return AccountVerdict(account, tuple(escalated), (finding,), unread)
     fix = (" Fix the trail, or create one:" if count == 1 else f" Fix one of the {count} trails, or create one:"
            if count else " Create one:")  # fmt: skip
     message = f"No trail in account {account} logs all management events from every region.{fix}"
     finding = NO_COMPLIANT_TRAIL.finding(message, where, account=account)
     return AccountVerdict(account, tuple(escalated), (finding,), unread)
+
+
+SHORTEST_FIX = 3  # calls at most: beyond that, a person is better served by the trails' own findings
+
+
+def _shortest_fix(verdicts: Sequence[TrailVerdict], account: str) -> tuple[tuple[Call, ...], str, str] | None:
+    """(calls, home region, name) of the account's own trail that the fewest calls make compliant, when every
+    finding that counts on it has a fix that needs no person's input; None when there is none."""
+    best: tuple[tuple[Call, ...], str, str] | None = None
+    for verdict in verdicts:
+        trail = verdict.trail
+        if not verdict.evaluated or not trail.arn or account_of(trail.arn) != account or not verdict.counted:
+            continue
+        if any(not REGISTRY[f.rule].revertible or not f.calls for f in verdict.counted):
+            continue
+        unique = {json.dumps(call, sort_keys=True, default=str): call for f in verdict.counted for call in f.calls}
+        calls = tuple(unique.values())
+        if len(calls) <= SHORTEST_FIX and (best is None or len(calls) < len(best[0])):
+            best = (calls, trail.home_region, trail.name)
+    return best
+
+
+def _cli(calls: Sequence[Call], region: str) -> str:
+    from .render.fix import cli
+
+    return cli(calls, region)
 
 
 # --- a watched call, judged -------------------------------------------------------------------------------

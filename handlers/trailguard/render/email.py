@@ -17,7 +17,7 @@ from .text import (
     clip,
     one_line,
     safe_url,
-    severity_label,
+    status_label,
     subject_label,
 )
 
@@ -48,7 +48,7 @@ def email_subject(alert: Alert) -> str:
         trail = trail[:37] + "..."
     title = SUBJECT_TITLES.get(alert.kind, "alert")
     where = _ascii(f"{alert.account} {alert.region}")[:40]
-    subject = f"[trailguard] {_ascii(severity_label(alert))[:10]} {title}: {trail}" + (f" ({where})" if where else "")
+    subject = f"[trailguard] {_ascii(status_label(alert))[:12]} {title}: {trail}" + (f" ({where})" if where else "")
     return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 3] + "..."
 
 
@@ -77,14 +77,15 @@ def _email_actor(alert: Alert) -> list[str]:
     return lines
 
 
-def _email_finding(number: int, finding: AlertFinding) -> list[str]:
+def _email_finding(number: int, finding: AlertFinding, reverted: bool = False) -> list[str]:
     lines = [f"  {number}. [{_value(finding.severity, 20).upper()}] {_value(finding.rule, 200)}: "]
     lines[0] += _value(finding.message, 2000)
     rule = REGISTRY.get(finding.rule)
     if rule is not None:
         lines.append(f"     Rule: {rule.meaning}")
     fix = clip(clean(finding.fix).strip(), 20_000)
-    lines.append(f"     Fix:  {_indented(fix, '           ')}" if fix else "     Fix:  no command to paste.")
+    if not reverted:  # after a revert, a command to paste would no longer apply
+        lines.append(f"     Fix:  {_indented(fix, '           ')}" if fix else "     Fix:  no command to paste.")
     if finding.hint.strip():
         lines.append(f"     Hint: {_value(finding.hint, 2000)}")
     return lines
@@ -93,10 +94,12 @@ def _email_finding(number: int, finding: AlertFinding) -> list[str]:
 def _email_findings(alert: Alert) -> list[str]:
     if not alert.findings:
         return ["Findings", "  " + NO_FINDINGS.get(alert.kind, "None.")]
-    lines = [f"Findings ({len(alert.findings)})"]
+    reverted = alert.outcome == "reverted"
+    lines = [f"What the call did ({len(alert.findings)} findings, reverted since and verified)" if reverted
+             else f"Findings ({len(alert.findings)})"]  # fmt: skip
     used = 0
     for number, finding in enumerate(alert.findings, 1):
-        text = _email_finding(number, finding)
+        text = _email_finding(number, finding, reverted)
         used += len("\n".join(text).encode())
         if used > MAX_EMAIL_FINDINGS_BYTES:
             lines.append(f"  … and {len(alert.findings) - number + 1} more findings (message size limit).")
@@ -109,7 +112,7 @@ def email_body(alert: Alert) -> str:
     """Plain text with the facts of the Slack message; one line per fact, so no value can forge a line."""
     title = TITLES.get(alert.kind, "trailguard alert")
     about = "" if alert.trail_name.startswith(PART) else "trail "
-    lines = [f"{_value(severity_label(alert), 20)}: {title} on {about}{_value(alert.trail_name, 200)}", ""]
+    lines = [f"{_value(status_label(alert), 20)}: {title} on {about}{_value(alert.trail_name, 200)}", ""]
     lines += [_value(alert.summary, 2000), ""]
     if alert.note:
         lines += [_value(alert.note, 500), ""]
@@ -120,6 +123,7 @@ def email_body(alert: Alert) -> str:
     lines += [
         f"  Account:     {_value(account_label(alert), 200)}",
         f"  Region:      {_value(alert.region, 100)}",
+        f"  Severity:    {_value(alert.severity.upper(), 20)}",
         f"  Event:       {_value(alert.event_name or alert.kind, 200)}",
         "",
         "Who",
@@ -128,7 +132,10 @@ def email_body(alert: Alert) -> str:
     ]
     if alert.error:
         lines += [f"How it failed: {_value(alert.error, 2000)}", ""]
-    lines += [*_email_findings(alert), "", "What trailguard did", f"  {_value(alert.action)}", ""]
+    lines += [*_email_findings(alert), "", "What trailguard did", f"  {_value(alert.action)}"]
+    if alert.calls.strip():
+        lines += [f"    {line}" for line in clean(alert.calls).strip().split("\n")]
+    lines.append("")
     url = safe_url(alert.console_url)
     lines += [f"Console: {url or '(no link)'}", f"Alert key: {_value(alert.key, 200)}"]
     return "\n".join(lines) + "\n"

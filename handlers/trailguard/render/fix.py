@@ -39,6 +39,11 @@ def _flag(key: str) -> str:
 
 def cli(calls: Iterable[Call], region: str) -> str:
     """The calls as AWS CLI commands, joined with &&, every value quoted for the shell."""
+    return " && ".join(commands(calls, region))
+
+
+def commands(calls: Iterable[Call], region: str) -> list[str]:
+    """The calls as AWS CLI commands, one each, every value quoted for the shell."""
     commands = []
     for operation, arguments in calls:
         service, name = service_of(operation)
@@ -51,7 +56,7 @@ def cli(calls: Iterable[Call], region: str) -> str:
             else:
                 words += [_flag(key), shlex.quote(str(value))]
         commands.append(" ".join(words))
-    return " && ".join(commands)
+    return commands
 
 
 def _properties(calls: Sequence[Call]) -> dict[str, Any]:
@@ -107,10 +112,13 @@ def terraform(calls: Sequence[Call]) -> str:
     return "aws_cloudtrail " + ", ".join(_hcl(k, v) for k, v in wanted.items()) + keep
 
 
-def describe_actions(mode: str, results: Sequence[Any], why_not: str, region: str, *, settled: bool = False) -> str:
+def describe_actions(
+    mode: str, results: Sequence[Any], why_not: str, region: str, *, settled: bool = False, apart: bool = False
+) -> str:
     """What the detector did about it, in words, for the alert (``results``: the revert's action results;
-    ``settled``: the trail read right again just before the revert, so nothing was written)."""
-    calls = cli([(r.action, r.arguments) for r in results], region)
+    ``settled``: the trail read right again just before the revert, so nothing was written; ``apart``: the
+    calls are shown on their own, so the words only point at them)."""
+    calls = "the calls below" if apart else cli([(r.action, r.arguments) for r in results], region)
     if mode == "off":
         return "Nothing: alert only (REMEDIATION_MODE=off)."
     if settled:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..alerts import Alert, AlertFinding
+from ..alerts import Alert, AlertFinding, whole_commands
 from ..events import Actor
 from ..rules import REGISTRY
 from .text import (
+    BACKTICK_LOOKALIKE,
     NO_FINDINGS,
     TITLES,
     account_label,
+    clean,
     clip,
     code,
     code_block,
@@ -24,6 +26,7 @@ from .text import (
     one_line,
     safe_url,
     severity_label,
+    status_label,
     subject_label,
     width,
 )
@@ -64,12 +67,12 @@ def _fields(pairs: list[tuple[str, str]]) -> Block:
 def _header(alert: Alert) -> Block:
     icon = (
         ":white_check_mark:"
-        if alert.kind in ("sweep-compliant", "sweep-exempt")
+        if alert.kind in ("sweep-compliant", "sweep-exempt") or alert.outcome == "reverted"
         else EMOJI.get(alert.severity, ":white_circle:")
     )
     title = TITLES.get(alert.kind, "trailguard alert")
     trail = escape_slack(one_line(alert.trail_name)) or "(no trail)"
-    text = f"{icon} {escape_slack(severity_label(alert)[:20])} · {title}: {trail}"
+    text = f"{icon} {escape_slack(status_label(alert)[:20])} · {title}: {trail}"
     return {"type": "header", "text": _plain(clip(text, MAX_HEADER_TEXT))}
 
 
@@ -109,11 +112,13 @@ def _who(alert: Alert) -> Block:
     return _fields(pairs)
 
 
-def _finding_text(number: int, finding: AlertFinding) -> str:
+def _finding_text(number: int, finding: AlertFinding, reverted: bool = False) -> str:
     rule = REGISTRY.get(finding.rule)
     lines = [f"*{number}. {md(finding.severity.upper(), 40)}* {code(finding.rule, 100)}: {md(finding.message, 800)}"]
     if rule is not None:
         lines.append(f"_{escape_slack(rule.meaning)}_")
+    if reverted:  # the revert made the fix: a command to paste would no longer apply
+        return "\n".join(lines)
     lines.append(f"Fix:\n{code_block(finding.fix, 1500)}" if finding.fix.strip() else "Fix: no command to paste.")
     if finding.hint.strip():
         lines.append(f"Hint: {md(finding.hint, 600)}")
@@ -147,8 +152,11 @@ def _pack(texts: list[str], budget: int, most_blocks: int) -> tuple[list[str], i
 def _findings(alert: Alert, budget: int, most_blocks: int) -> list[Block]:
     if not alert.findings:
         return [_section(f"*Findings*\n{NO_FINDINGS.get(alert.kind, 'None.')}")]
-    texts = [f"*Findings ({len(alert.findings)})*"]
-    texts += [_finding_text(n, f) for n, f in enumerate(alert.findings, 1)]
+    reverted = alert.outcome == "reverted"
+    heading = (f"*What the call did ({len(alert.findings)} findings, reverted since and verified)*" if reverted
+               else f"*Findings ({len(alert.findings)})*")  # fmt: skip
+    texts = [heading]
+    texts += [_finding_text(n, f, reverted) for n, f in enumerate(alert.findings, 1)]
     sections, packed = _pack(texts, budget, most_blocks - 1)
     blocks = [_section(s) for s in sections]
     hidden = len(alert.findings) - max(0, packed - 1)  # the first text is the heading
@@ -174,7 +182,7 @@ def _fallback(alert: Alert) -> str:
     """The notification text: every fact in a few lines, escaped, within ``MAX_FALLBACK_TEXT``."""
     title = TITLES.get(alert.kind, "trailguard alert")
     where = f"{alert.trail_name} (account {account_label(alert)}, {alert.region})"
-    lines = [f"{md(severity_label(alert), 20)} {title}: {md(where, 400)}. {md(alert.summary, 600)}"]
+    lines = [f"{md(status_label(alert), 20)} {title}: {md(where, 400)}. {md(alert.summary, 600)}"]
     if alert.note:
         lines.append(md(alert.note, 500))
     if alert.actor is not None:
@@ -199,6 +207,20 @@ def _actor_line(actor: Actor) -> str:
     )
 
 
+MAX_CALLS_TEXT = 2_600  # of a section's 3,000 characters, for the revert's commands; whole ones only
+
+
+def _did(alert: Alert) -> str:
+    """What the detector did, and the revert's calls in full in a code block (whole commands: the ones that do
+    not fit are left out and counted, never cut)."""
+    text = f"*What trailguard did*\n{md(alert.action, 600) or '_not recorded_'}"
+    if not alert.calls.strip():
+        return text
+    body = escape_slack(clean(alert.calls).strip()).replace("`", BACKTICK_LOOKALIKE)
+    fitted = whole_commands(body.split("\n"), MAX_CALLS_TEXT)
+    return f"{text}\n```{fitted}```"
+
+
 def slack_message(alert: Alert) -> dict[str, Any]:
     """``{"text": fallback, "blocks": [...]}`` for ``chat.postMessage`` or an incoming webhook.
 
@@ -210,11 +232,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     if alert.error:
         top.append(_section(f"*How it failed*\n{code(alert.error, 800)}"))
     top.append({"type": "divider"})
-    bottom = [
-        {"type": "divider"},
-        _section(f"*What trailguard did*\n{md(alert.action, 600) or '_not recorded_'}"),
-        *_footer(alert),
-    ]
+    bottom = [{"type": "divider"}, _section(_did(alert)), *_footer(alert)]
     budget = MAX_BLOCKS_JSON - _json_width(top + bottom) - 300  # 300: room for the "… and N more" note
     findings = _findings(alert, budget, MAX_BLOCKS - len(top) - len(bottom))
     return {"text": _fallback(alert), "blocks": [*top, *findings, *bottom]}

@@ -117,6 +117,15 @@ def severity_label(alert: Alert) -> str:
     return one_line(alert.severity).upper() or "UNKNOWN"
 
 
+OUTCOME_LABELS = {"reverted": "REVERTED", "would-revert": "WOULD REVERT"}
+
+
+def status_label(alert: Alert) -> str:
+    """What a headline and subject lead with: REVERTED after a verified revert, WOULD REVERT in dry-run, else
+    the severity."""
+    return OUTCOME_LABELS.get(alert.outcome, "") or severity_label(alert)
+
+
 def subject_label(alert: Alert) -> str:
     """What the alert is about, as a field's label: a trail, or a part of the detector itself."""
     return "Detector part" if alert.trail_name.startswith(PART) else "Trail"
