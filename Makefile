@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.stamp-python
 NODE_STAMP := node_modules/.stamp-node
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.stamp-checkov
 
 # Quiet, offline CDK: no Node end-of-life banner, no version check.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -11,7 +13,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 
 .PHONY: setup test lint demo bench synth clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt handlers/requirements.txt pyproject.toml dev/pyproject.toml
 	@echo "==> Python: creating $(VENV) and installing pinned dependencies (about a minute the first time)"
@@ -19,6 +21,12 @@ $(PY_STAMP): requirements.txt requirements-dev.txt handlers/requirements.txt pyp
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	@$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements-dev.txt -e . -e dev
+	@touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt $(PY_STAMP)
+	@echo "==> checkov: a virtualenv of its own (it pins boto3), for the template scan"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(BIN)/uv pip install --python $(CHECKOV_VENV)/bin/python --quiet -r requirements-checkov.txt
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -47,4 +55,4 @@ synth: setup
 	node_modules/.bin/cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -13,6 +13,7 @@ from aws_cdk import (
     Aws,
     BundlingOptions,
     CfnOutput,
+    CfnResource,
     Duration,
     RemovalPolicy,
     Stack,
@@ -39,13 +40,23 @@ from trailguard.rules import reads, revert_actions
 from trailguard.tamper import TAMPER_CALLS
 
 from .bundling import LocalPythonBundling, source_hash
-from .settings import DeploySettings
+from .dashboard import detector_dashboard
+from .settings import DEFAULT_RESERVED_CONCURRENCY, DeploySettings
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 PYTHON_VERSION = "3.14"
 PLATFORM = "manylinux2014_aarch64"  # arm64
 EXEMPTIONS_FILE = "trailguard_exemptions.json"  # beside drift_handler.py in the Lambda's code
+# The handler's reserved concurrency, a floor and a ceiling. As a floor it keeps other functions in the account
+# from starving the detector: an attacker's (or a runaway deployment's) burst cannot throttle it into silence. As
+# a ceiling it comfortably exceeds need: CloudTrail changes arrive a few at a time even in bursts (an event over
+# the ceiling is throttled and retried by Lambda's async queue, at worst landing in the dead-letter queue), the
+# organization sweep's SQS source runs at most SWEEP_MAX_CONCURRENCY (5) invocations at once, which must not
+# exceed it, and the scheduled sweep is one. Lambda refuses a reservation that leaves the account fewer than 100
+# unreserved executions: an account whose concurrency quota is still a new account's (10 or 50) must have it
+# raised before deploying, or deploy with -c reservedConcurrency=0 (none).
+RESERVED_CONCURRENCY = DEFAULT_RESERVED_CONCURRENCY
 
 EVENT_PATTERN: dict[str, Any] = {
     "source": ["aws.cloudtrail"],
@@ -91,6 +102,28 @@ def acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
 
 
+def checkov_skip(construct: Construct, reasons: dict[str, str]) -> None:
+    """checkov checks skipped on ``construct``'s CloudFormation resource (the construct itself or its default
+    child), each with its written reason: ``Metadata: {"checkov": {"skip": [{"id": ..., "comment": ...}]}}``, where
+    checkov reads suppressions in a CloudFormation template. Adds to the skips already there."""
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource to put checkov's skips on")
+    if not all(why.strip() for why in reasons.values()):
+        raise ValueError(f"every checkov skip on {construct.node.path} needs a written reason")
+    existing = resource.get_metadata("checkov") or {}
+    skips = [dict(skip) for skip in existing.get("skip", []) if skip["id"] not in reasons]
+    skips += [{"id": check, "comment": why} for check, why in reasons.items()]
+    resource.add_metadata("checkov", {**existing, "skip": skips})
+
+
+# checkov's CKV_AWS_27 looks for a KMS key (KmsMasterKeyId) alone; every queue is encrypted at rest all the same.
+SQS_MANAGED_SSE = (
+    "Encrypted at rest with SQS-managed server-side encryption (SqsManagedSseEnabled: true), which this check "
+    "does not recognise: it passes only a KMS key (KmsMasterKeyId)."
+)
+
+
 def dead_letter_queue(scope: Construct, construct_id: str, name: str | None = None) -> sqs.Queue:
     """Where what could not be delivered waits 14 days: encrypted, SSL only."""
     queue = sqs.Queue(
@@ -102,6 +135,7 @@ def dead_letter_queue(scope: Construct, construct_id: str, name: str | None = No
         retention_period=Duration.days(14),
     )
     acknowledge(queue, {"AwsSolutions-SQS3": "This queue is the dead-letter queue: it has none of its own."})
+    checkov_skip(queue, {"CKV_AWS_27": SQS_MANAGED_SSE})
     return queue
 
 
@@ -335,6 +369,14 @@ def rule_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
     return statements
 
 
+def security_hub_statement(region: str = Aws.REGION) -> iam.PolicyStatement:
+    """BatchImportFindings for the account's own custom-integration product, in the detector's region: Security
+    Hub takes such findings only from the account they are about (the member role imports a member's)."""
+    product = f"arn:{Aws.PARTITION}:securityhub:{region}:{Aws.ACCOUNT_ID}:product/{Aws.ACCOUNT_ID}/default"
+    return iam.PolicyStatement(sid="SecurityHubImport", actions=["securityhub:BatchImportFindings"],
+                               resources=[product])  # fmt: skip
+
+
 def revert_statements(role: iam.Role) -> list[iam.PolicyStatement]:
     """The revert actions of the rule registry, each service's on its narrowest resources in the account."""
     by_service = _by_service(remediation_actions())
@@ -367,7 +409,8 @@ class DetectorStack(Stack):
             "AlertKey",
             enable_key_rotation=True,
             description="trailguard alert topic",
-            removal_policy=RemovalPolicy.DESTROY,  # encrypts messages in flight only; scheduled for deletion
+            # Kept with the stack's deletion, like the log group it encrypts: retained logs stay readable.
+            removal_policy=RemovalPolicy.RETAIN,
         )
         key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -403,8 +446,27 @@ class DetectorStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         undelivered = dead_letter_queue(self, "Undelivered")
+        # The handler's logs are encrypted with the alert key (one key for the detector's data at rest and in
+        # flight, already one of its parts, watched for tampering). CloudWatch Logs in this region may use it for
+        # the account's own log groups only: the key policy AWS documents for log group encryption.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncrypt",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+                         "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
+                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                )}},
+            )
+        )  # fmt: skip
         log_group = logs.LogGroup(
-            self, "HandlerLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+            self,
+            "HandlerLogs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         secret = (
             secretsmanager.Secret.from_secret_name_v2(self, "SlackSecret", settings.slack_secret_name)
@@ -423,6 +485,8 @@ class DetectorStack(Stack):
         }
         if secret is not None:
             environment["SLACK_SECRET_ARN"] = secret.secret_arn
+        if settings.security_hub:
+            environment["SECURITY_HUB"] = "on"
         # The detector's parts, which a call must not disable unseen (organization mode adds its own): names and
         # ARNs known before the function exists, so that none refers back to it (it knows its own ARN).
         here = f"arn:{Aws.PARTITION}:%s:{Aws.REGION}:{Aws.ACCOUNT_ID}:%s"
@@ -469,7 +533,26 @@ class DetectorStack(Stack):
             retry_attempts=LAMBDA_ATTEMPTS - 1,
             max_event_age=Duration.seconds(MAX_EVENT_AGE),
             on_failure=QueueDestination(undelivered),
+            reserved_concurrent_executions=settings.reserved_concurrency or None,
         )
+        if not settings.reserved_concurrency:
+            checkov_skip(
+                handler,
+                {
+                    "CKV_AWS_115": "Deployed with reservedConcurrency=0: the account's Lambda concurrency "
+                    "quota leaves no room for a reservation (see the README)."
+                },
+            )
+        checkov_skip(handler, {
+            "CKV_AWS_116": "Failed asynchronous invocations already go to the Undelivered queue, the function's "
+                           "on-failure destination (AWS::Lambda::EventInvokeConfig), with the error that ended them; "
+                           "the organization sweep's SQS messages have their own redrive queue. This check looks "
+                           "only for a DeadLetterConfig, which would send the same failures to a second queue.",
+            "CKV_AWS_117": "The function needs no VPC: it calls only AWS APIs and Slack, over HTTPS, and reaches no "
+                           "private resource; in a VPC it would need a NAT gateway or an endpoint per service.",
+            "CKV_AWS_173": "The environment holds no secret, only names, ARNs and settings (the Slack token stays in "
+                           "Secrets Manager); Lambda encrypts it at rest with an AWS-managed key.",
+        })  # fmt: skip
         for rule_id, matches, pattern in watched_rules():
             events.Rule(
                 self,
@@ -489,6 +572,7 @@ class DetectorStack(Stack):
         )
         self._alarms(topic, handler, undelivered)
         self._heartbeat_alarm(topic, settings.sweep_schedule)
+        detector_dashboard(self, f"{PREFIX}-{Aws.REGION}", handler, undelivered)  # dashboards are account-wide
         self.handler, self.role, self.alert_topic = handler, role, topic  # organization mode adds to them
         outputs = {
             "HandlerName": handler.function_name,
@@ -539,6 +623,8 @@ class DetectorStack(Stack):
             )
         if settings.remediation_mode == "on":
             statements += revert_statements(role)
+        if settings.security_hub:
+            statements.append(security_hub_statement())
         for statement in statements:
             role.add_to_policy(statement)
         return role

@@ -40,6 +40,7 @@ from .detector import (
     acknowledge,
     forward_rules,
     revert_statements,
+    security_hub_statement,
     trail_read_statements,
 )
 from .settings import DeploySettings
@@ -92,7 +93,7 @@ class MemberStack(Stack):
         forwarding = Construct(self, "Forwarding")
         self._forward(forwarding, hub_region_name, hub_account)
         _only_if(forwards, forwarding)
-        _only_if(in_hub_region, self._member_role(settings, hub_role_arn))
+        _only_if(in_hub_region, self._member_role(settings, hub_role_arn, hub_region_name))
 
     @staticmethod
     def _forward(scope: Construct, hub_region: str, hub_account: str) -> None:
@@ -104,7 +105,7 @@ class MemberStack(Stack):
         )
         forward_rules(scope, hub_bus, role_id="EventsRole", to="trailguard's hub", names=MEMBER_RULES)
 
-    def _member_role(self, settings: DeploySettings, hub_role_arn: str) -> iam.Role:
+    def _member_role(self, settings: DeploySettings, hub_role_arn: str, hub_region: str) -> iam.Role:
         """The role the hub's Lambda reads this account through: its trails, read-only, plus the heartbeat's
         failing StopLogging; the revert actions only with remediationMode=on."""
         role = iam.Role(
@@ -133,6 +134,8 @@ class MemberStack(Stack):
         })  # fmt: skip
         if settings.remediation_mode == "on":
             statements += revert_statements(role)
+        if settings.security_hub:  # the hub imports this account's findings through this role
+            statements.append(security_hub_statement(hub_region))
         for statement in statements:
             role.add_to_principal_policy(statement)
         return role

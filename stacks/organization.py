@@ -31,7 +31,16 @@ from constructs import Construct
 
 from trailguard.config import TIMEOUT_SECONDS
 
-from .detector import MEMBER_RULES, DetectorStack, acknowledge, alarm, dead_letter_queue, rule_arns
+from .detector import (
+    MEMBER_RULES,
+    SQS_MANAGED_SSE,
+    DetectorStack,
+    acknowledge,
+    alarm,
+    checkov_skip,
+    dead_letter_queue,
+    rule_arns,
+)
 from .member import member_template
 from .settings import DeploySettings
 
@@ -79,6 +88,7 @@ class OrganizationHub(Construct):
             visibility_timeout=SWEEP_VISIBILITY,
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=SWEEP_MAX_RECEIVES, queue=dead_letters),
         )
+        checkov_skip(sweep, {"CKV_AWS_27": SQS_MANAGED_SSE})
         handler.add_event_source(
             event_sources.SqsEventSource(
                 sweep,

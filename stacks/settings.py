@@ -31,10 +31,15 @@ KEYS = (
     "sweepSchedule",
     "allowedExcludedSources",
     "exemptionsFile",
+    "securityHub",
+    "reservedConcurrency",
     *ORGANIZATION_KEYS,
 )
 # Keys of the contract that this version does not implement yet: refused by name rather than ignored.
-NOT_IMPLEMENTED = ("securityHub", "slackInteractivity")
+NOT_IMPLEMENTED = ("slackInteractivity",)
+# The handler's reserved concurrency by default (see stacks/detector.py); 0: none, for an account whose Lambda
+# concurrency quota is still a new account's, where Lambda refuses any reservation.
+DEFAULT_RESERVED_CONCURRENCY = 20
 # What the CDK itself puts in the context (feature flags, the CLI's own settings) and the lookups it caches in
 # cdk.context.json (``<provider>:account=...:region=...``): never a typo of ours.
 CDK_KEY_PREFIXES = (
@@ -90,6 +95,8 @@ class DeploySettings:
     organization_id: str = ""
     organizational_units: tuple[str, ...] = ()  # the roots or OUs the member stack set deploys to
     member_role_name: str = DEFAULT_MEMBER_ROLE
+    security_hub: bool = False  # import findings into Security Hub (BatchImportFindings)
+    reserved_concurrency: int = DEFAULT_RESERVED_CONCURRENCY
 
     @property
     def home_region(self) -> str | None:
@@ -130,8 +137,23 @@ class DeploySettings:
                 _SOURCE,
                 "event sources like kms.amazonaws.com",
             ),
+            security_hub=_flag(get("securityHub"), "securityHub"),
+            reserved_concurrency=_concurrency(get("reservedConcurrency")),
             **_organization(context),
         )
+
+
+def _concurrency(value: Any) -> int:
+    """``reservedConcurrency``: 0 (none), or 10 to 1000 (room for the sweep, the organization sweep's five SQS
+    batches at once and a burst of events); default ``DEFAULT_RESERVED_CONCURRENCY``."""
+    if value in (None, ""):
+        return DEFAULT_RESERVED_CONCURRENCY
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not (int(text) == 0 or 10 <= int(text) <= 1000):
+        raise SettingsError(
+            f"reservedConcurrency must be 0 (none) or a whole number from 10 to 1000, not {json.dumps(value)}."
+        )
+    return int(text)
 
 
 def _known_keys(context: Mapping[str, Any]) -> None:

@@ -96,7 +96,7 @@ def test_a_concurrency_of_zero_on_the_function_is_caught_by_its_versioned_event_
     result = detector.run(call)
 
     assert rules_of(result) == ["detector-tampered"]
-    assert "aws lambda delete-function-concurrency" in detector.slack_texts()[0]
+    assert "npx cdk deploy --all" in detector.slack_texts()[0]  # the stack sets the reserved concurrency
 
 
 def test_an_unsubscribed_address_leaves_slack_carrying_the_alert(detector: Detector, parts: dict[str, str]) -> None:

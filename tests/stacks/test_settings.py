@@ -101,6 +101,8 @@ def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
         "sweepSchedule": "cron(0 * * * ? *)",
         "allowedExcludedSources": "kms.amazonaws.com,rdsdata.amazonaws.com",
         "exemptionsFile": str(exemptions),
+        "securityHub": "true",
+        "reservedConcurrency": "50",
     }
     organization = {
         "organization": "true",
@@ -117,6 +119,8 @@ def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
         remediation_mode="dry-run",
         regions=("eu-west-1",),
         sweep_schedule="cron(0 * * * ? *)",
+        security_hub=True,
+        reserved_concurrency=50,
         allowed_excluded_sources=("kms.amazonaws.com", "rdsdata.amazonaws.com"),
         exemptions_json=exemptions.read_text(encoding="utf-8"),
         organization=True,

@@ -27,11 +27,10 @@ DETECTOR_TAMPERED = register(
 
 
 def repair(event_name: str, kind: str, name: str) -> tuple[Call, ...]:
-    """The calls that undo a tamper when one call is enough (a disabled rule, key or alarm, a concurrency of 0);
-    none otherwise, where a redeploy restores the part."""
+    """The calls that undo a tamper when one call is enough (a disabled rule, key or alarm); none otherwise, where a
+    redeploy restores the part (a changed reserved concurrency: the stack sets its own)."""
     calls: dict[str, tuple[Call, ...]] = {
         "DisableRule": (("events:EnableRule", {"Name": name}),),
-        "PutFunctionConcurrency": (("lambda:DeleteFunctionConcurrency", {"FunctionName": name}),),
         "DisableKey": (("kms:EnableKey", {"KeyId": name}),),
         "ScheduleKeyDeletion": (("kms:CancelKeyDeletion", {"KeyId": name}), ("kms:EnableKey", {"KeyId": name})),
         "DisableAlarmActions": (("cloudwatch:EnableAlarmActions", {"AlarmNames": [name]}),),
