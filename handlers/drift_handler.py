@@ -41,7 +41,7 @@ def runtime(context: Any) -> flow.Runtime:
         from trailguard.read import enabled_regions
         from trailguard.render.email import sns_message
         from trailguard.render.slack import slack_message
-        from trailguard.send import Sender, SlackSecret, send_sns
+        from trailguard.send import Sender, SlackSecret, send_security_hub, send_sns
         from trailguard.state_table import StateTable
 
         config = HandlerConfig.from_env(os.environ)
@@ -59,6 +59,16 @@ def runtime(context: Any) -> flow.Runtime:
             topic = config.alert_topic_arn
             sns = session.client("sns", region_name=region_of(topic), config=quick)
             senders["sns"] = lambda alert: send_sns(sns, topic, sns_message(alert))
+        if config.security_hub:  # in the detector's region, in the account each alert is about
+            hub = functools.cache(lambda: session.client("securityhub", region_name=home, config=quick))
+
+            def hub_of(account: str) -> Any:
+                built = _runtime
+                if built is None or account == built.account:
+                    return hub()
+                return built.clients_of(account)("securityhub", home)  # through the member role
+
+            senders["securityhub"] = lambda alert: send_security_hub(alert, hub_of, home)
         # EC2 (the sweep's region list) and STS (the detector's own identity, for reverts) only when needed:
         # a CloudTrail event in REMEDIATION_MODE=off uses neither, and creating a client costs cold-start time.
         identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))

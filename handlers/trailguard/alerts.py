@@ -65,6 +65,7 @@ class Alert:
     note: str = ""  # said at sending time only (a possible repeat), never stored
     outcome: str = ""  # "reverted" (verified) or "would-revert" (dry-run): what the headline and subject say
     calls: str = ""  # the revert's calls (made, or that would be), one whole command a line
+    resolved: tuple[str, ...] = ()  # a sweep alert: the rules reported before that no longer fire
 
     @property
     def rules(self) -> list[str]:
@@ -80,6 +81,7 @@ class Alert:
         data: dict[str, Any] = json.loads(text)
         actor = data.pop("actor")
         findings = tuple(AlertFinding(**f) for f in data.pop("findings"))
+        data["resolved"] = tuple(data.get("resolved", ()))
         return cls(**data, actor=Actor(**actor) if actor else None, findings=findings)
 
 

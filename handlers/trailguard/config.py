@@ -79,6 +79,7 @@ class HandlerConfig:
     sweep_queue_url: str = ""
     watched_regions: tuple[str, ...] = ()
     detector: Parts = field(default_factory=Parts)  # DETECTOR_RESOURCES: the detector's own parts
+    security_hub: bool = False  # SECURITY_HUB=on: findings imported into Security Hub, a channel of its own
 
     @property
     def organization(self) -> bool:
@@ -112,9 +113,13 @@ class HandlerConfig:
         if bad_parts:
             raise ConfigError(f"DETECTOR_RESOURCES must list ARNs (with * for any region or account), not "
                               f"{bad_parts[0]!r}.")  # fmt: skip
+        hub = env.get("SECURITY_HUB", "").strip().lower() or "off"
+        if hub not in ("on", "off"):
+            raise ConfigError(f"SECURITY_HUB must be on or off, not {hub!r}.")
         return cls(
             **_organization(env),
             detector=parts,
+            security_hub=hub == "on",
             exemptions=_exemptions(env.get("EXEMPTIONS_FILE", "").strip(), code_root),
             state_table=table,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN", "").strip(),

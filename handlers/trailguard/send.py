@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .alerts import Alert
 from .aws import error_code
+from .organization import AccountUnreachable
 from .state_table import DEFAULT_LEASE_MS, Claim, StateTable
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 SLACK = "slack"
 SNS = "sns"
+SECURITY_HUB = "securityhub"
+IMPORT_BATCH = 100  # BatchImportFindings takes at most 100 findings a call
 SLACK_API_URL = "https://slack.com/api/"
 # Up to 1 + SLACK_RETRIES attempts of SLACK_TIMEOUT seconds each, with slack_sdk's backoff between them
 # (0.5-1.5 s, then 1-2 s), or Retry-After + up to 1 s after a 429: about 18.5 s worst case, plus Retry-After.
@@ -411,3 +414,29 @@ def broadcast(alert: Alert, senders: Mapping[str, Sender], pool: ThreadPoolExecu
     for failed in (r for r in results if not r.ok):
         LOG.warning("alert %s: %s did not deliver, and cannot be retried: %s", alert.key, failed.channel, failed.detail)
     return Outcome(delivered=tuple(sorted(r.channel for r in results if r.ok)))
+
+
+def send_security_hub(alert: Alert, client_of: Callable[[str], Any], region: str) -> Delivery:
+    """Import what ``alert`` changes into Security Hub (``render.formats.alert_asff``) in ``alert.account``,
+    through ``client_of(account)``: Security Hub takes a custom integration's findings only from the account they
+    are about. A finding Security Hub refuses is a failed delivery, retried like any channel's."""
+    from .render.formats import alert_asff
+
+    findings = alert_asff(alert, region)
+    if not findings:
+        return Delivery(SECURITY_HUB, True, "nothing to import")
+    refused: list[Mapping[str, Any]] = []
+    try:
+        client = client_of(alert.account)
+        for start in range(0, len(findings), IMPORT_BATCH):
+            answer = client.batch_import_findings(Findings=findings[start : start + IMPORT_BATCH])
+            refused += answer.get("FailedFindings", [])
+    except (ClientError, BotoCoreError) as error:
+        return Delivery(SECURITY_HUB, False, f"BatchImportFindings failed: {error_code(error) or error}")
+    except AccountUnreachable as error:  # the member account's role could not be assumed
+        return Delivery(SECURITY_HUB, False, f"Security Hub in account {alert.account} cannot be reached: {error}")
+    if refused:
+        first = refused[0]
+        return Delivery(SECURITY_HUB, False, f"Security Hub refused {len(refused)} finding(s): "
+                                             f"{first.get('ErrorCode')}: {first.get('ErrorMessage')}")  # fmt: skip
+    return Delivery(SECURITY_HUB, True, f"{len(findings)} finding(s) imported")

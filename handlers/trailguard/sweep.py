@@ -130,12 +130,19 @@ def plan_sweep(
                 region=trail.home_region, account=state.account, action=action,
                 trail_name=trail.name, trail_arn=trail.arn, exempt=trail_verdict.exempt,
             )  # fmt: skip
-            report.alerts.append((trail.arn, now[trail.arn], replace(alert, account_name=account_name)))
+            gone = _gone(before.get(trail.arn, ""), now[trail.arn])
+            report.alerts.append((trail.arn, now[trail.arn], replace(alert, account_name=account_name, resolved=gone)))
     if now[subject] != before.get(subject, ""):
         alert = sweep_alert(
             alert_key(sweep_id, subject, now[subject]), tuple(f for f in verdict.findings if f.counted),
             what=f"account {verdict.account}", region=home, account=verdict.account, action=action,
             trail_name="(account)",
         )  # fmt: skip
-        report.alerts.append((subject, now[subject], replace(alert, account_name=account_name)))
+        gone = _gone(before.get(subject, ""), now[subject])
+        report.alerts.append((subject, now[subject], replace(alert, account_name=account_name, resolved=gone)))
     return report
+
+
+def _gone(before: str, now: str) -> tuple[str, ...]:
+    """The rules reported before (a fingerprint) that no longer fire."""
+    return tuple(sorted({r for r in before.split(",") if r} - set(now.split(","))))

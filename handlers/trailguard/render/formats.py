@@ -172,17 +172,20 @@ def to_ocsf(doc: Mapping[str, Any], now: datetime | None = None) -> list[dict[st
 
 
 def asff_finding(
-    finding: Mapping[str, Any], *, account: str, region: str, now: datetime | None = None, archived: bool = False
-) -> dict[str, Any]:
+    finding: Mapping[str, Any], *, account: str, region: str, now: datetime | None = None, archived: bool = False,
+    incident: str = "",
+) -> dict[str, Any]:  # fmt: skip
     """One finding in the AWS Security Finding Format, for a product ARN of ``account`` in ``region`` (Security
     Hub's custom integrations: ``product/<account>/default``). Its ``Id`` names the account, the trail (or the
     account) and the rule, so importing it again updates the same finding; ``archived``: the trail is compliant
-    again (RecordState ARCHIVED, workflow RESOLVED)."""
+    again (RecordState ARCHIVED, workflow RESOLVED); ``incident``: an event of its own (a tamper with the
+    detector), a finding of its own rather than an update of the last one."""
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     partition = partition_of(region)
     trail = Arn.parse(finding.get("trail_arn") or "")
     rule = REGISTRY[finding["rule"]]
     exempt = finding.get("exempt")
+    label = "INFORMATIONAL" if archived or rule.advisory else ASFF_LABELS[str(finding["severity"])]
     resource = (
         {"Type": "AwsCloudTrailTrail", "Id": str(finding["trail_arn"]), "Partition": trail.partition,
          "Region": trail.region}
@@ -191,14 +194,15 @@ def asff_finding(
     )  # fmt: skip
     asff: dict[str, Any] = {
         "SchemaVersion": "2018-10-08",
-        "Id": _cut(f"trailguard/{account}/{finding.get('trail_arn') or 'account'}/{rule.id}", ASFF_ID),
+        "Id": _cut(f"trailguard/{account}/{finding.get('trail_arn') or 'account'}/{rule.id}"
+                   + (f"/{incident}" if incident else ""), ASFF_ID),
         "ProductArn": f"arn:{partition}:securityhub:{region}:{account}:product/{account}/default",
         "GeneratorId": f"trailguard/{rule.id}",
         "AwsAccountId": account,
         "Types": [ASFF_TYPE],
         "CreatedAt": when,
         "UpdatedAt": when,
-        "Severity": {"Label": "INFORMATIONAL" if archived or rule.advisory else ASFF_LABELS[finding["severity"]]},
+        "Severity": {"Label": label},
         "Title": _cut(f"trailguard {rule.id}: {rule.meaning}", ASFF_TITLE),
         "Description": _cut(str(finding["message"]), ASFF_DESCRIPTION),
         "Remediation": {"Recommendation": {"Text": _cut(_fix(finding) or "See the finding's description.",
@@ -208,6 +212,10 @@ def asff_finding(
         "Compliance": {"Status": "PASSED" if archived else "WARNING" if rule.unknown else "FAILED",
                        "RelatedRequirements": [CIS]},
         "RecordState": "ARCHIVED" if archived else "ACTIVE",
+        # what a provider may still change after the finding exists (BatchImportFindings ignores Severity and Types
+        # on an update; Security Hub resolves the workflow itself when the record is archived)
+        "FindingProviderFields": {"Severity": {"Label": label, "Original": str(finding["severity"])},
+                                  "Types": [ASFF_TYPE]},
         "Workflow": {"Status": "RESOLVED" if archived else "SUPPRESSED" if exempt else "NEW"},
     }  # fmt: skip
     if exempt:
@@ -236,3 +244,32 @@ def severity_at_least(doc: dict[str, Any], lowest: str) -> dict[str, Any]:
     if "accounts" in doc:
         return {**doc, "accounts": [trimmed(a) for a in doc["accounts"]]}
     return trimmed(doc)
+
+
+IMPORTED_KINDS = ("drift", "sweep-drift", "sweep-compliant", "sweep-exempt", "tampered")
+
+
+def alert_asff(alert: Any, region: str, now: datetime | None = None) -> list[dict[str, Any]]:
+    """What an alert changes in Security Hub, as ASFF for ``alert.account`` in ``region``: its findings (archived
+    when a verified revert put the trail right), and the rules a sweep no longer finds, archived. A failed attempt
+    or an unjudged change is not a finding."""
+    if alert.kind not in IMPORTED_KINDS:
+        return []
+    archived = alert.outcome == "reverted"
+    incident = alert.key if alert.kind == "tampered" else ""
+    out = []
+    for finding in alert.findings:
+        scope = REGISTRY[finding.rule].scope if finding.rule in REGISTRY else "account"
+        data = {"rule": finding.rule, "severity": finding.severity, "message": finding.message,
+                "trail_arn": alert.trail_arn if scope == "trail" else None, "fix": {"cli": finding.fix},
+                "hint": finding.hint}  # fmt: skip
+        if finding.rule in REGISTRY:
+            out.append(asff_finding(data, account=alert.account, region=region, now=now, archived=archived,
+                                    incident=incident))  # fmt: skip
+    for rule_id in alert.resolved:
+        rule = REGISTRY.get(rule_id)
+        if rule is not None:
+            data = {"rule": rule_id, "severity": rule.severity, "message": f"No longer found: {rule.meaning}",
+                    "trail_arn": alert.trail_arn if rule.scope == "trail" else None}  # fmt: skip
+            out.append(asff_finding(data, account=alert.account, region=region, now=now, archived=True))
+    return out
