@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import time
 import uuid
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import boto3
 
 from . import records
-from .demo import ATTACKER, REGION, DemoAccount, Outcome, Scenario, _show
+from .demo import ATTACKER, REGION, WIDTH, DemoAccount, Outcome, Scenario
 from .organization import ALL_MANAGEMENT_EVENTS, Organization, build_organization, client_as
 
 ORG_TRAIL = "org-trail"
@@ -71,15 +72,20 @@ def _batch(url: str) -> dict[str, Any]:
 
 
 def _outcome(title: str, result: dict[str, Any], started: float, account: DemoAccount, problems: list[str],
-             *, status: str = "drift") -> Outcome:  # fmt: skip
+             *, status: str = "drift", fanned_out: bool = False) -> Outcome:  # fmt: skip
     millis = (time.perf_counter() - started) * 1000
     slack, emails = account.new_slack(), account.new_email()
-    _show(result, slack, emails, millis)
+    channels = ", ".join(name for name, got in (("slack", slack), ("sns", emails)) if got)
+    own = ", ".join(result.get("notified", [])) or "none"
+    by_batch = f"{channels or '-'} (by the SQS batch; by the sweep itself: {own})" if fanned_out else ""
+    account.story.show(
+        result, slack, emails, millis, since="the sweep" if fanned_out else "the call", notified=by_batch
+    )
     if result.get("status") != status:
         problems.append(f"verdict {result.get('status')}, expected {status}")
     outcome = Outcome("organization", Scenario(title, lambda: {}, status), str(result.get("status")),
                       [f["rule"] for f in result.get("findings", [])], list(result.get("notified", [])), [],
-                      millis)  # fmt: skip
+                      millis, sent=len(slack) + len(emails))  # fmt: skip
     outcome.problems = problems + ([] if slack else ["no Slack message"])
     return outcome
 
@@ -88,15 +94,18 @@ def run_organization(account: DemoAccount) -> list[Outcome]:
     """The three organization scenarios; each outcome lists what did not come out as expected."""
     org = _provision(account)
     prod, management = org.account("prod"), org.management
-    print(f"Organization {org.id}: management account {management} with organization trail {ORG_TRAIL!r}; members "
-          + ", ".join(f"{name} {acct}" for acct, name in org.members.items())
-          + "; only prod keeps a trail of its own (prod-audit). Sweep queue: on.\n")  # fmt: skip
+    story = account.story
+    story.say(textwrap.fill(
+        f"Organization {org.id}: management account {management} with organization trail {ORG_TRAIL!r}; members "
+        + ", ".join(f"{name} {acct}" for acct, name in org.members.items())
+        + "; only prod keeps a trail of its own (prod-audit). Sweep queue: on.", WIDTH))  # fmt: skip
     account.deliver(_sweep_event(), wrapped=True)  # a first sweep records each account's own coverage
     account.deliver(_batch(os.environ["SWEEP_QUEUE_URL"]), wrapped=True)
     account.new_slack(), account.new_email()  # (nothing to say: every account is covered)
     outcomes = []
 
-    print(f"\n── 1. A member's tamper: StopLogging on prod's own trail (account {prod})")
+    story.scenario(1, TITLES[0])
+    story.say(f"  A member's tamper: StopLogging on prod's own trail (account {prod})")
     client_as(prod, "cloudtrail").stop_logging(Name="prod-audit")
     started = time.perf_counter()
     record = records.cloudtrail_record("StopLogging", {"name": "prod-audit"}, account=prod,
@@ -107,7 +116,8 @@ def run_organization(account: DemoAccount) -> list[Outcome]:
     outcomes.append(_outcome(TITLES[0], result, started, account, problems))
     client_as(prod, "cloudtrail").start_logging(Name="prod-audit")
 
-    print(f"\n── 2. The organization trail's tamper: StopLogging on {ORG_TRAIL!r} (management account)")
+    story.scenario(2, TITLES[1])
+    story.say(f"  The organization trail's tamper: StopLogging on {ORG_TRAIL!r} (management account)")
     boto3.client("cloudtrail", region_name=REGION).stop_logging(Name=ORG_TRAIL)
     started = time.perf_counter()
     result = account.deliver(records.cloudtrail_record("StopLogging", {"name": ORG_TRAIL}, userIdentity=ATTACKER))
@@ -116,14 +126,15 @@ def run_organization(account: DemoAccount) -> list[Outcome]:
     outcomes[-1].problems += [] if "Blast radius: 3 of 4 accounts" in str(account.slack.messages[-1].body) else [
         "no blast radius in the alert"]  # fmt: skip
 
-    print("\n── 3. The next sweep, fanned out: one SQS message per member account, a partial-batch answer")
+    story.scenario(3, TITLES[2])
+    story.say("  The next sweep, fanned out: one SQS message per member account, a partial-batch answer")
     started = time.perf_counter()
     swept = account.deliver(_sweep_event(), wrapped=True)
     batch = account.deliver(_batch(os.environ["SWEEP_QUEUE_URL"]), wrapped=True)
-    print(f"  scheduled sweep: {swept['accounts']} accounts, {swept.get('queued', 0)} queued; "
-          f"batch answer: {json.dumps(batch)}")  # fmt: skip
+    story.say(f"  scheduled sweep: {swept['accounts']} accounts, {swept.get('queued', 0)} queued; "
+              f"batch answer: {json.dumps(batch)}")  # fmt: skip
     problems = [] if swept.get("queued") == 3 and batch == {"batchItemFailures": []} else ["fan-out failed"]
-    outcomes.append(_outcome(TITLES[2], swept, started, account, problems))
+    outcomes.append(_outcome(TITLES[2], swept, started, account, problems, fanned_out=True))
     for key in ("MEMBER_ROLE_NAME", "ORGANIZATION_ID", "WATCHED_REGIONS", "SWEEP_QUEUE_URL"):
         os.environ.pop(key, None)
     return outcomes

@@ -19,7 +19,7 @@ import boto3
 from trailguard import heartbeat
 
 from . import records
-from .demo import ACCOUNT, ATTACKER, REGION, DemoAccount, Outcome, Scenario, _show
+from .demo import ACCOUNT, ATTACKER, REGION, DemoAccount, Outcome, Scenario
 
 RULE = "trailguard-TrailChanges"
 SILENT = "eu-west-1"
@@ -35,13 +35,14 @@ def _sweep() -> dict[str, Any]:
             "detail": {}}  # fmt: skip
 
 
-def _outcome(title: str, result: dict[str, Any], started: float, account: DemoAccount, rule: str) -> Outcome:
+def _outcome(title: str, result: dict[str, Any], started: float, account: DemoAccount, rule: str,
+             *, since: str = "the call") -> Outcome:  # fmt: skip
     millis = (time.perf_counter() - started) * 1000
     slack, emails = account.new_slack(), account.new_email()
-    _show(result, slack, emails, millis)
+    account.story.show(result, slack, emails, millis, since=since)
     outcome = Outcome("watch watchers", Scenario(title, lambda: {}, "drift", rule), str(result.get("status")),
                       [f["rule"] for f in result.get("findings", [])], list(result.get("notified", [])), [],
-                      millis)  # fmt: skip
+                      millis, sent=len(slack) + len(emails))  # fmt: skip
     outcome.problems = [p for p, bad in (
         (f"verdict {outcome.status}, expected drift", outcome.status != "drift"),
         (f"no {rule} finding", rule not in outcome.rules),
@@ -67,7 +68,9 @@ def run_watchers(account: DemoAccount) -> list[Outcome]:
     os.environ["DETECTOR_RESOURCES"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{RULE}"  # as the stack lists it
     account.provision("off")
     boto3.client("events", region_name=REGION).put_rule(Name=RULE, EventPattern=json.dumps({"source": ["x"]}))
-    print(f"\n── 1. {TITLES[0]} ({RULE}, before the attacker stops the trail)")
+    story = account.story
+    story.scenario(1, TITLES[0])
+    story.say(f"  The attacker disables {RULE} first, before stopping the trail:")
     started = time.perf_counter()
     boto3.client("events", region_name=REGION).disable_rule(Name=RULE)
     record = records.cloudtrail_record("DisableRule", {"name": RULE}, eventSource="events.amazonaws.com",
@@ -78,25 +81,25 @@ def run_watchers(account: DemoAccount) -> list[Outcome]:
     account.provision("off")
     os.environ["WATCHED_REGIONS"] = f"{REGION},{SILENT}"
     drift_handler._runtime = None  # a container that watches both regions
-    print(f"\n── 2. {TITLES[1]}")
+    story.scenario(2, TITLES[1])
     started = time.perf_counter()
     swept = account.deliver(_sweep(), wrapped=True)
     identity = boto3.client("sts", region_name=REGION).get_caller_identity()["Arn"]  # the detector's own
     for beat in swept["heartbeats"]:
         shown = f"  heartbeat StopLogging {beat['name']} in {beat['region']}: "
         if beat["region"] == SILENT:
-            print(shown + "never comes back (trailguard-forward-TrailChanges is disabled there)")
+            story.say(shown + "never comes back (trailguard-forward-TrailChanges is disabled there)")
             continue
         back = account.deliver(_echo(beat, identity))
-        print(shown + f"came back, status {back['status']}")
+        story.say(shown + f"came back, status {back['status']}")
     grace, heartbeat.GRACE = heartbeat.GRACE, -1  # the next sweep comes an hour later; the demo does not wait
     try:
-        print("  the next sweep, an hour later:")
+        story.say("  the next sweep, an hour later (the demo does not wait):")
         result = account.deliver(_sweep(), wrapped=True)
     finally:
         heartbeat.GRACE = grace
         os.environ.pop("WATCHED_REGIONS", None)
-    outcomes.append(_outcome(TITLES[1], result, started, account, "event-pipeline-silent"))
+    outcomes.append(_outcome(TITLES[1], result, started, account, "event-pipeline-silent", since="the first sweep"))
     silent = [f["message"] for f in result.get("findings", []) if f["rule"] == "event-pipeline-silent"]
     if len(silent) != 1 or f"in {SILENT} since" not in silent[0]:
         outcomes[-1].problems.append(f"expected one silent region, {SILENT}: {silent}")
