@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,9 +50,11 @@ AUDIT_MEMBER_READS = Config(retries={"mode": "standard", "max_attempts": 5}, max
                       connect_timeout=5, read_timeout=30)  # fmt: skip
 
 
-def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, AccountVerdict]:
+def run_audit(
+    regions: Sequence[str], policy: Policy, progress: TextIO | None = None
+) -> tuple[AccountState, AccountVerdict]:
     """Read and judge the account with the standard AWS environment (profile, endpoint, credentials). The
-    account-level fix is made in the session's region."""
+    account-level fix is made in the session's region; ``progress`` hears of each region as it is listed."""
     import boto3  # at the edge, so that `trailguard --help` stays fast
     from botocore.exceptions import BotoCoreError
 
@@ -63,13 +66,43 @@ def run_audit(regions: Sequence[str], policy: Policy) -> tuple[AccountState, Acc
         raise AuditAborted(f"The AWS configuration cannot be used: {error}.") from error
     if not regions:
         regions = enabled_regions(session.client("ec2", region_name=home, config=CLIENT_CONFIG))
-    clients = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG))
+    listed = Progress(progress, len(regions), "regions listed")
+
+    def cloudtrail(region: str) -> Any:
+        client = session.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
+        client.meta.events.register("after-call.cloudtrail.DescribeTrails", listed.one)
+        return client
+
+    clients = ClientCache(cloudtrail)
     others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=CLIENT_CONFIG))
     state = read_account(
         clients, regions, lambda: str(sts.get_caller_identity()["Account"]), clients=lambda s, r: others((s, r))
     )
+    listed.done()
     verdict = evaluate_account(state.account, state.trails, policy, home, sorted(state.region_errors))
     return state, verdict
+
+
+class Progress:
+    """A count on one line of ``out`` (a terminal), as things finish: ``3/17 regions listed``; nothing when
+    ``out`` is None."""
+
+    def __init__(self, out: TextIO | None, total: int, what: str) -> None:
+        self.out, self.total, self.what, self.count = out, total, what, 0
+        self.lock = threading.Lock()
+
+    def one(self, **_: Any) -> None:
+        if self.out is None:
+            return
+        with self.lock:
+            self.count += 1
+            self.out.write(f"\rtrailguard: {min(self.count, self.total)}/{self.total} {self.what}")
+            self.out.flush()
+
+    def done(self) -> None:
+        if self.out is not None and self.count:
+            self.out.write("\n")
+            self.out.flush()
 
 
 def _organization(only: Sequence[str]) -> tuple[Any, str, Arn, str, list[Account]]:
@@ -233,9 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             doc = audit.organization_report(organization, audits, policy.exemptions)
             said = audit.organization_verdict(audits)
         else:
-            if sys.stderr.isatty() and not args.quiet:
-                print(f"trailguard: reading {', '.join(args.region) or 'every enabled region'} ...", file=sys.stderr)
-            state, verdict = run_audit(args.region, policy)
+            progress = sys.stderr if sys.stderr.isatty() and not args.quiet else None
+            state, verdict = run_audit(args.region, policy, progress)
             doc = audit.report(verdict, state.regions, state.region_errors, policy.exemptions)
             said = audit.verdict(verdict, state.region_errors)
     except (AuditAborted, ExemptionError) as error:

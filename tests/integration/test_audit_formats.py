@@ -179,3 +179,36 @@ def test_version() -> None:
     done = run_trailguard("--version")
 
     assert done.code == 0 and done.stdout.strip() == f"trailguard {__version__}"
+
+
+def on_a_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ``trailguard`` with stdout and stderr on a pseudo-terminal, as a person at a shell; what it showed."""
+    import pty
+    import subprocess
+
+    from .conftest import TRAILGUARD
+
+    leader, follower = pty.openpty()
+    done = subprocess.run([str(TRAILGUARD), *args], stdout=follower, stderr=follower, env=env or dict(os.environ),
+                          timeout=120, check=False)  # fmt: skip
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return done.returncode, shown.decode(errors="replace")
+
+
+def test_on_a_terminal_progress_per_region_and_colour_unless_no_color(drifted: str) -> None:
+    code, shown = on_a_terminal("audit", "--region", "us-east-1", "--region", "eu-west-1")
+    _, plain = on_a_terminal("audit", "--region", "us-east-1", env={**os.environ, "NO_COLOR": "1"})
+
+    assert code == 1 and "2/2 regions listed" in shown
+    assert "\033[31mhigh" in shown or "\033[1;31m" in shown
+    assert "\033[" not in plain and "1/1 regions listed" in plain
