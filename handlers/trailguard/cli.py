@@ -272,13 +272,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             said = audit.verdict(verdict, state.region_errors)
     except (AuditAborted, ExemptionError) as error:
         return _refuse(args, str(error))
+    code = _exit_code(said, doc, args.severity)
     try:
-        _print(args, doc, lambda out: _table(args, out, state, verdict, policy) if not args.organization
+        _print(args, doc, lambda out: _table(args, out, state, verdict, policy, code) if not args.organization
                else audit.organization_table(organization, audits, out))  # fmt: skip
     except ImportError as error:  # only --format ocsf needs more than boto3
         return _refuse(args, f"--format ocsf needs py-ocsf-models ({error.name} is missing): pip install "
                              "'trailguard[ocsf]'")  # fmt: skip
-    return _exit_code(said, doc, args.severity)
+    return code
 
 
 def _audit_arguments(args: argparse.Namespace) -> str:
@@ -370,8 +371,11 @@ def _session_region() -> str:
     return boto3.session.Session().region_name or "us-east-1"
 
 
-def _table(args: argparse.Namespace, out: TextIO, state: AccountState, verdict: AccountVerdict, policy: Policy) -> None:
-    """The table, in colour on a terminal unless NO_COLOR is set; --quiet keeps the findings that count."""
+def _table(  # noqa: PLR0917 - the audit's parts, each needed
+    args: argparse.Namespace, out: TextIO, state: AccountState, verdict: AccountVerdict, policy: Policy, code: int
+) -> None:
+    """The table, in colour on a terminal unless NO_COLOR is set; --quiet keeps the findings that count. Its
+    last line agrees with the exit code: under --severity, findings below it do not make it "not compliant"."""
     import io
     import os
 
@@ -382,6 +386,10 @@ def _table(args: argparse.Namespace, out: TextIO, state: AccountState, verdict: 
         lines = [line for line in lines if _counts(line, args.severity)] + lines[-1:]
     elif args.severity:
         lines = [line for line in lines if not _below(line, args.severity)]
+    if args.severity and code == 0 and verdict.counted:
+        below = len(verdict.counted)
+        lines[-1] = (f"compliant at --severity {args.severity}: {below} finding(s) below it count without it "
+                     "(not shown).")  # fmt: skip
     text = "\n".join(lines) + "\n"
     if out.isatty() and not os.environ.get("NO_COLOR"):
         text = _coloured(text)

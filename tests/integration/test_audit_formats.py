@@ -119,6 +119,9 @@ def test_severity_keeps_worse_findings_and_sets_the_exit_code(aws: Emulator, tra
     assert {f["severity"] for f in everything["findings"] if f["counted"]} == {"medium"}
     assert json.loads(high.stdout)["findings"] == [] and high.code == 0
     assert run("--severity", "medium").code == 1
+    table = run("--severity", "high")  # the table's last line agrees with the exit code
+    assert table.code == 0 and table.stdout.strip().splitlines()[-1].startswith("compliant at --severity high")
+    assert "[medium" not in table.stdout
 
 
 def test_quiet_table_shows_the_counted_findings_and_the_verdict_only(drifted: str) -> None:
