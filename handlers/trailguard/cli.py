@@ -87,9 +87,20 @@ class Progress:
     """A count on one line of ``out`` (a terminal), as things finish: ``3/17 regions listed``; nothing when
     ``out`` is None."""
 
-    def __init__(self, out: TextIO | None, total: int, what: str) -> None:
+    def __init__(self, out: TextIO | None, total: int, what: str, patience: float = 10.0) -> None:
         self.out, self.total, self.what, self.count = out, total, what, 0
         self.lock = threading.Lock()
+        self.quiet = threading.Timer(patience, self.waiting)  # silence is not progress: say so
+        self.quiet.daemon = True
+        if out is not None:
+            self.quiet.start()
+
+    def waiting(self) -> None:
+        with self.lock:
+            if self.out is not None and not self.count:
+                self.out.write("trailguard: no answer yet from the AWS endpoint; still trying (--timeout SECONDS "
+                               "limits the wait)\n")  # fmt: skip
+                self.out.flush()
 
     def one(self, **_: Any) -> None:
         if self.out is None:
@@ -100,6 +111,7 @@ class Progress:
             self.out.flush()
 
     def done(self) -> None:
+        self.quiet.cancel()
         if self.out is not None and self.count:
             self.out.write("\n")
             self.out.flush()

@@ -215,3 +215,16 @@ def test_on_a_terminal_progress_per_region_and_colour_unless_no_color(drifted: s
     assert code == 1 and "2/2 regions listed" in shown
     assert "\033[31mhigh" in shown or "\033[1;31m" in shown
     assert "\033[" not in plain and "1/1 regions listed" in plain
+
+
+def test_on_a_terminal_a_silent_endpoint_is_said_before_the_timeout_ends_it() -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{silent.getsockname()[1]}",
+               "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}  # fmt: skip
+        code, shown = on_a_terminal("audit", *REGION, "--timeout", "12", env=env)
+
+    assert code == 2 and "no answer yet from the AWS endpoint" in shown and "--timeout 12 seconds" in shown
