@@ -9,6 +9,7 @@ tools), so this package never imports them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from botocore.config import Config
 
@@ -29,7 +30,7 @@ from .judge import AccountVerdict, Policy, evaluate_account
 from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import AccountState, enabled_regions, read_account
 from .render import audit
-from .rules import SEVERITIES
+from .rules import REGISTRY, SEVERITIES, Finding
 from .sweep import unreachable
 
 EXIT_BAD_INPUT = 2
@@ -185,8 +186,20 @@ def run_organization_audit(
     return organization, audits
 
 
+class BadInput(Exception):
+    """A command line argparse refuses: one sentence, said the project's way."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one sentence on stderr and exit 2 (with a machine format's own error
+    document), never its usage block: ``main`` says it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(message)
+
+
 def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trailguard", description="Keeps an AWS account's CloudTrail honest.")
+    parser = _Parser(prog="trailguard", description="Keeps an AWS account's CloudTrail honest.")
     parser.add_argument("--version", action="version", version=f"trailguard {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     command = sub.add_parser("audit", help="judge every trail of the account against the policy")
@@ -264,7 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("trailguard: the demo comes with the development tools: run `make demo` in a clone.", file=sys.stderr)
         return EXIT_BAD_INPUT
     parser = _parser(sorted(plugins))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BadInput as error:
+        wanted = next((argv[n + 1] for n, word in enumerate(argv[:-1]) if word == "--format"), "table")
+        return _refuse(argparse.Namespace(format="json" if "--json" in argv else wanted), str(error))
     problem = _organization_arguments(args) or _output_arguments(args) or _audit_arguments(args)
     if problem:
         return _refuse(args, problem)
@@ -272,26 +289,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         _deadline(args)
     try:
         policy = _policy(args)
+        progress = sys.stderr if sys.stderr.isatty() and not args.quiet else None
         if args.organization:
-            progress = sys.stderr if sys.stderr.isatty() and not args.quiet else None
-            organization, audits = run_organization_audit(args.region, policy, args.role_name, args.account, progress)
+            organization, found = run_organization_audit(args.region, policy, args.role_name, args.account, progress)
+            audits = [dataclasses.replace(a, account=at_least(a.account, args.severity)) for a in found]
             doc = audit.organization_report(organization, audits, policy.exemptions)
             said = audit.organization_verdict(audits)
+            hidden = sum(len(a.account.all_findings) for a in found) - sum(len(a.account.all_findings) for a in audits)
         else:
-            progress = sys.stderr if sys.stderr.isatty() and not args.quiet else None
-            state, verdict = run_audit(args.region, policy, progress)
+            state, judged = run_audit(args.region, policy, progress)
+            verdict = at_least(judged, args.severity)
             doc = audit.report(verdict, state.regions, state.region_errors, policy.exemptions)
             said = audit.verdict(verdict, state.region_errors)
+            hidden = len(judged.all_findings) - len(verdict.all_findings)
     except (AuditAborted, ExemptionError) as error:
         return _refuse(args, str(error))
-    code = _exit_code(said, doc, args.severity)
+    if hidden:
+        print(f"trailguard: {hidden} finding(s) below --severity {args.severity} are not shown and do not count.",
+              file=sys.stderr)  # fmt: skip
     try:
-        _print(args, doc, lambda out: _table(args, out, state, verdict, policy, code) if not args.organization
+        _print(args, doc, lambda out: _table(args, out, state, verdict, policy) if not args.organization
                else audit.organization_table(organization, audits, out))  # fmt: skip
     except ImportError as error:  # only --format ocsf needs more than boto3
         return _refuse(args, f"--format ocsf needs py-ocsf-models ({error.name} is missing): pip install "
                              "'trailguard[ocsf]'")  # fmt: skip
-    return code
+    return audit.EXIT_CODES[said]
+
+
+def at_least(verdict: AccountVerdict, threshold: str | None) -> AccountVerdict:
+    """The verdict judged on the findings of ``threshold`` severity or worse only (all without one): the table,
+    the JSON, every format and the exit code then agree. A finding that means "could not tell" is always kept:
+    a threshold never turns an account that could not be evaluated into a compliant one."""
+    if not threshold:
+        return verdict
+    keep = set(SEVERITIES[: SEVERITIES.index(threshold) + 1])
+
+    def kept(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+        return tuple(f for f in findings if f.severity in keep or REGISTRY[f.rule].unknown)
+
+    trails = tuple(dataclasses.replace(t, findings=kept(t.findings)) for t in verdict.trails)
+    return dataclasses.replace(verdict, trails=trails, findings=kept(verdict.findings))
 
 
 def _audit_arguments(args: argparse.Namespace) -> str:
@@ -331,11 +368,26 @@ def _output_arguments(args: argparse.Namespace) -> str:
 
 
 def _refuse(args: argparse.Namespace, problem: str) -> int:
-    """One sentence on stderr, exit 2; with a machine format, also a JSON error document on stdout."""
+    """One sentence on stderr, exit 2; with a machine format, also its own way of saying so on stdout: a JSON
+    error document, a SARIF log whose invocation failed, an empty list of findings (OCSF, ASFF)."""
     sentence = problem if problem.endswith(".") else f"{problem}."
     print(f"trailguard: {sentence}", file=sys.stderr)
-    if getattr(args, "format", "table") in ("json", "sarif", "ocsf", "asff"):
-        json.dump({"error": sentence, "verdict": "unknown", "compliant": False}, sys.stdout, indent=2)
+    wanted = getattr(args, "format", "table")
+    said: Any = None
+    if wanted == "json":
+        said = {"error": sentence, "verdict": "unknown", "compliant": False}
+    elif wanted == "sarif":
+        from .render import formats
+
+        said = formats.to_sarif({"findings": []})
+        notice = {"level": "error", "message": {"text": sentence}}
+        said["runs"][0]["invocations"] = [
+            {"executionSuccessful": False, "exitCode": EXIT_BAD_INPUT, "toolExecutionNotifications": [notice]}
+        ]
+    elif wanted in ("ocsf", "asff"):
+        said = []
+    if said is not None:
+        json.dump(said, sys.stdout, indent=2)
         print()
     return EXIT_BAD_INPUT
 
@@ -359,7 +411,7 @@ def _deadline(args: argparse.Namespace) -> None:
 def _print(args: argparse.Namespace, doc: dict[str, Any], table: Callable[[TextIO], None]) -> None:
     from .render import formats
 
-    shown = formats.severity_at_least(doc, args.severity) if args.severity else doc
+    shown = doc
     if args.format == "table":
         table(sys.stdout)
         return
@@ -383,11 +435,8 @@ def _session_region() -> str:
     return boto3.session.Session().region_name or "us-east-1"
 
 
-def _table(  # noqa: PLR0917 - the audit's parts, each needed
-    args: argparse.Namespace, out: TextIO, state: AccountState, verdict: AccountVerdict, policy: Policy, code: int
-) -> None:
-    """The table, in colour on a terminal unless NO_COLOR is set; --quiet keeps the findings that count. Its
-    last line agrees with the exit code: under --severity, findings below it do not make it "not compliant"."""
+def _table(args: argparse.Namespace, out: TextIO, state: AccountState, verdict: AccountVerdict, policy: Policy) -> None:
+    """The table, in colour on a terminal unless NO_COLOR is set; --quiet keeps the findings that count."""
     import io
     import os
 
@@ -395,44 +444,22 @@ def _table(  # noqa: PLR0917 - the audit's parts, each needed
     audit.table(verdict, state.regions, state.region_errors, buffer, policy.exemptions)
     lines = buffer.getvalue().splitlines()
     if args.quiet:
-        lines = [line for line in lines if _counts(line, args.severity)] + lines[-1:]
-    elif args.severity:
-        lines = [line for line in lines if not _below(line, args.severity)]
-    if args.severity and code == 0 and verdict.counted:
-        below = len(verdict.counted)
-        lines[-1] = (f"compliant at --severity {args.severity}: {below} finding(s) below it count without it "
-                     "(not shown).")  # fmt: skip
+        lines = [line for line in lines if _counts(line)] + lines[-1:]
     text = "\n".join(lines) + "\n"
     if out.isatty() and not os.environ.get("NO_COLOR"):
         text = _coloured(text)
     out.write(text)
 
 
-def _counts(line: str, threshold: str | None) -> bool:
-    """A table line that states a counted finding (at or above ``threshold``)."""
+def _counts(line: str) -> bool:
+    """A table line that states a counted finding."""
     match = re.search(r"\[(critical|high|medium|low)\]", line)
-    return bool(match) and "exempt" not in line and "advisory" not in line and not _below(line, threshold)
-
-
-def _below(line: str, threshold: str | None) -> bool:
-    match = re.search(r"\[(critical|high|medium|low)\b", line)
-    return bool(threshold and match and SEVERITIES.index(match.group(1)) > SEVERITIES.index(threshold))
+    return bool(match) and "exempt" not in line and "advisory" not in line
 
 
 def _coloured(text: str) -> str:
     text = re.sub(r"\[(critical|high|medium|low)\b", lambda m: f"[{COLOURS[m.group(1)]}{m.group(1)}{RESET}", text)
     return re.sub(r"\b(NOT COMPLIANT|not compliant)\b", lambda m: f"{COLOURS['critical']}{m.group(1)}{RESET}", text)
-
-
-def _exit_code(said: str, doc: dict[str, Any], threshold: str | None) -> int:
-    """0, 1 or 2 from the one verdict; with --severity, findings below it do not fail the audit."""
-    code = audit.EXIT_CODES[said]  # type: ignore[index]
-    if code != 1 or not threshold:
-        return code
-    from .render import formats
-
-    kept = [f for _, _, f in formats.findings(formats.severity_at_least(doc, threshold)) if f["counted"]]
-    return 1 if kept else 0
 
 
 def _organization_arguments(args: argparse.Namespace) -> str:

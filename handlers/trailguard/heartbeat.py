@@ -117,7 +117,8 @@ def silent_report(
                             trail_name="(event pipeline)")  # fmt: skip
         if names and names.get(account):
             alert = replace(alert, account_name=names[account])
-        report.alerts.append((key, now_printed[key], alert))
+        gone = set(before.get(key, "").split(",")) - set(now_printed[key].split(",")) - {""}
+        report.alerts.append((key, now_printed[key], replace(alert, resolved=tuple(sorted(gone)))))
     return report
 
 

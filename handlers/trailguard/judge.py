@@ -206,7 +206,7 @@ def evaluate_account(
         calls, home, name = shortest
         create = NO_COMPLIANT_TRAIL.finding("", where, account=account).calls
         message = (f"No trail in account {account} logs all management events from every region. The shortest "
-                   f"fix puts trail {name} right (below); or create a trail.")  # fmt: skip
+                   f"fix puts trail {name} right, with its own findings' fixes; or create a trail.")  # fmt: skip
         finding = replace(NO_COMPLIANT_TRAIL.finding(message, where, account=account,
                                                      hint=f"Or create a trail: {_cli(create, region)}"),
                           calls=calls, region=home)  # fmt: skip
@@ -231,6 +231,8 @@ def _shortest_fix(verdicts: Sequence[TrailVerdict], account: str) -> tuple[tuple
             continue
         if any(not REGISTRY[f.rule].revertible or not f.calls for f in verdict.counted):
             continue
+        if any(f.exempt and not REGISTRY[f.rule].advisory for f in verdict.findings):
+            continue  # an exempt finding still keeps the trail from covering the account: fixing the rest is not enough
         unique = {json.dumps(call, sort_keys=True, default=str): call for f in verdict.counted for call in f.calls}
         calls = tuple(unique.values())
         if len(calls) <= SHORTEST_FIX and (best is None or len(calls) < len(best[0])):

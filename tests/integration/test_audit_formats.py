@@ -65,7 +65,11 @@ def test_sarif_is_a_valid_sarif_2_1_0_log_of_the_registry_and_the_findings(drift
     assert {r["ruleId"] for r in results} >= {"logging-stopped", "not-multi-region"}
     for result in results:
         assert rule_ids[result["ruleIndex"]] == result["ruleId"] and result["level"] in ("error", "warning", "note")
-        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == drifted
+        location = result["locations"][0]
+        assert location["physicalLocation"]["artifactLocation"]["uri"] == "aws/123456789012/us-east-1/cloudtrail/side"
+        assert location["physicalLocation"]["region"]["startLine"] == 1  # code scanning wants a region
+        assert location["logicalLocations"][0]["fullyQualifiedName"] == drifted
+        assert len(result["partialFingerprints"]["primaryLocationLineHash"]) == 64
     assert all(0 < float(r["properties"]["security-severity"]) <= 10 for r in driver["rules"])
 
 
@@ -82,6 +86,7 @@ def test_asff_is_accepted_by_botocores_model_of_batch_import_findings(drifted: s
     product = findings[0]["ProductArn"]
     assert product == "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
     assert all(f["Resources"][0]["Id"] == drifted and f["Compliance"]["Status"] == "FAILED" for f in findings)
+    assert all(f["RecordState"] == "ACTIVE" and f["FindingProviderFields"]["Severity"]["Label"] for f in findings)
     assert len({f["Id"] for f in findings}) == len(findings)  # one finding id per trail and rule
 
 
@@ -119,9 +124,25 @@ def test_severity_keeps_worse_findings_and_sets_the_exit_code(aws: Emulator, tra
     assert {f["severity"] for f in everything["findings"] if f["counted"]} == {"medium"}
     assert json.loads(high.stdout)["findings"] == [] and high.code == 0
     assert run("--severity", "medium").code == 1
-    table = run("--severity", "high")  # the table's last line agrees with the exit code
-    assert table.code == 0 and table.stdout.strip().splitlines()[-1].startswith("compliant at --severity high")
-    assert "[medium" not in table.stdout
+    table = run("--severity", "high")  # the table, judged on high and worse, agrees with the exit code
+    assert table.code == 0 and table.stdout.strip().splitlines()[-1] == "compliant."
+    assert "[medium" not in table.stdout and "NOT COMPLIANT" not in table.stdout
+    assert "1 finding(s) below --severity high are not shown and do not count." in table.stderr
+
+
+def test_severity_never_hides_what_could_not_be_evaluated() -> None:
+    from trailguard.cli import at_least
+    from trailguard.judge import AccountVerdict, TrailVerdict
+    from trailguard.rules import Finding
+
+    unread = Finding("not-evaluable", "medium", "the trail could not be read")
+    medium = Finding("global-events-excluded", "medium", "no global events")
+    verdict = AccountVerdict("123456789012", (), (unread, medium))
+
+    kept = at_least(verdict, "critical")
+
+    assert kept.findings == (unread,) and kept.outcome() == "unknown"
+    assert at_least(verdict, None) is verdict and TrailVerdict
 
 
 def test_quiet_table_shows_the_counted_findings_and_the_verdict_only(drifted: str) -> None:
@@ -145,6 +166,9 @@ def test_quiet_table_shows_the_counted_findings_and_the_verdict_only(drifted: st
         (("--exemptions", "/nonexistent/exemptions.json"), {}, "cannot be read"),
         (("--timeout", "-3"), {}, "--timeout must be a number of seconds"),
         ((), {"AWS_PROFILE": "no-such-profile"}, "The config profile (no-such-profile) could not be found"),
+        (("--timeout", "abc"), {}, "argument --timeout: invalid float value: 'abc'."),
+        (("--bogus",), {}, "unrecognized arguments: --bogus."),
+        (("--region",), {}, "argument --region: expected one argument."),
     ],
 )
 def test_each_bad_input_is_one_sentence_and_exit_2(aws: Emulator, args: tuple[str, ...], env: dict[str, str],
@@ -228,3 +252,18 @@ def test_on_a_terminal_a_silent_endpoint_is_said_before_the_timeout_ends_it() ->
         code, shown = on_a_terminal("audit", *REGION, "--timeout", "12", env=env)
 
     assert code == 2 and "no answer yet from the AWS endpoint" in shown and "--timeout 12 seconds" in shown
+
+
+def test_a_machine_format_says_an_abort_in_its_own_format() -> None:
+    from sarif_pydantic import Sarif
+
+    env = {**os.environ, "AWS_PROFILE": "no-such-profile"}
+    sarif = run_trailguard("audit", "--format", "sarif", env=env)
+    asff = run_trailguard("audit", "--format", "asff", "--bogus", env=env)
+
+    log = json.loads(sarif.stdout)
+    Sarif.model_validate(log)
+    [invocation] = log["runs"][0]["invocations"]
+    assert sarif.code == 2 and invocation["executionSuccessful"] is False
+    assert "no-such-profile" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    assert asff.code == 2 and json.loads(asff.stdout) == [] and asff.stderr.count("\n") == 1

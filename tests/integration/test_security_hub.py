@@ -57,7 +57,9 @@ def test_a_drift_is_imported_once_and_archived_when_the_sweep_finds_the_trail_co
     assert len(after) == len(imported)  # updated in place, not doubled
 
 
-def test_a_verified_revert_is_imported_archived(detector: Detector, hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_verified_revert_stays_visible_until_the_next_sweep_archives_it(
+    detector: Detector, hub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("REMEDIATION_MODE", "on")
     monkeypatch.setattr(drift_handler, "_runtime", None)
     cloudtrail().stop_logging(Name=TRAIL)
@@ -65,7 +67,27 @@ def test_a_verified_revert_is_imported_archived(detector: Detector, hub: Any, mo
     result = detector.run(event("stoplogging_cli", trail=TRAIL))
 
     assert [a["result"] for a in result["actions"]] == ["done"]
+    assert {f["RecordState"] for f in findings(hub).values()} == {"ACTIVE"}  # the call happened: it is shown
+    detector.run(scheduled())
     assert {f["RecordState"] for f in findings(hub).values()} == {"ARCHIVED"}
+
+
+def test_a_silent_region_is_a_finding_of_its_own_archived_when_it_recovers(
+    detector: Detector, hub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailguard import heartbeat
+
+    from .test_heartbeat import echo
+
+    monkeypatch.setattr(heartbeat, "GRACE", -1)  # the fixture's sweep sent a heartbeat that never came back
+    silent = detector.run(scheduled())
+    pipeline = f"trailguard/{ACCOUNT}/pipeline/{REGION}/event-pipeline-silent"
+
+    assert "securityhub" in silent["notified"] and findings(hub)[pipeline]["RecordState"] == "ACTIVE"
+    for beat in silent["heartbeats"]:
+        detector.run(echo(beat))
+    detector.run(scheduled())
+    assert findings(hub)[pipeline]["RecordState"] == "ARCHIVED"
 
 
 def test_without_security_hub_nothing_is_imported(detector: Detector, trail: Any) -> None:

@@ -86,7 +86,7 @@ def _email_finding(number: int, finding: AlertFinding, reverted: bool = False) -
     fix = clip(clean(finding.fix).strip(), 20_000)
     if not reverted:  # after a revert, a command to paste would no longer apply
         lines.append(f"     Fix:  {_indented(fix, '           ')}" if fix else "     Fix:  no command to paste.")
-    if finding.hint.strip():
+    if finding.hint.strip() and not reverted:
         lines.append(f"     Hint: {_value(finding.hint, 2000)}")
     return lines
 

@@ -11,13 +11,14 @@ import csv
 import hashlib
 import io
 import json
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from .. import __version__
 from ..arn import Arn, partition_of
-from ..rules import REGISTRY, SEVERITIES
+from ..rules import REGISTRY
 
 PROJECT_URL = "https://github.com/trailguard/trailguard"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -62,6 +63,14 @@ def _subject(account: str, finding: Mapping[str, Any]) -> str:
     return str(finding.get("trail_arn") or f"arn:{partition_of(str(finding.get('region') or ''))}:::{account}")
 
 
+def _sarif_path(account: str, finding: Mapping[str, Any]) -> str:
+    """``aws/<account>/<region>/cloudtrail/<trail>`` (``.../account`` for the account): a stable relative path."""
+    arn = Arn.parse(finding.get("trail_arn") or "")
+    if arn is None:
+        return f"aws/{account}/account"
+    return f"aws/{account}/{arn.region}/cloudtrail/{arn.resource.split('/', 1)[-1]}"
+
+
 def _sarif_rule(rule_id: str) -> dict[str, Any]:
     rule = REGISTRY[rule_id]
     return {
@@ -83,16 +92,20 @@ def to_sarif(doc: Mapping[str, Any]) -> dict[str, Any]:
     results = []
     for account, name, f in findings(doc):
         subject = _subject(account, f)
+        fingerprint = hashlib.sha256(f"{subject}|{f['rule']}".encode()).hexdigest()
         result: dict[str, Any] = {
             "ruleId": f["rule"],
             "ruleIndex": index[f["rule"]],
             "level": "note" if f.get("advisory") else SARIF_LEVELS[f["severity"]],
             "message": {"text": f["message"]},
+            # Code-scanning dashboards (GitHub's) want a relative path with a region: a path that names the
+            # account and the trail, with the ARN itself as the logical location.
             "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": subject}},
+                "physicalLocation": {"artifactLocation": {"uri": _sarif_path(account, f)},
+                                     "region": {"startLine": 1}},
                 "logicalLocations": [{"fullyQualifiedName": subject, "kind": "resource"}],
             }],
-            "partialFingerprints": {"trailguard/v1": hashlib.sha256(f"{subject}|{f['rule']}".encode()).hexdigest()},
+            "partialFingerprints": {"primaryLocationLineHash": fingerprint, "trailguard/v1": fingerprint},
             "properties": {"account": account, "accountName": name, "severity": f["severity"], "fix": _fix(f)},
         }  # fmt: skip
         exempt = f.get("exempt")
@@ -128,7 +141,7 @@ def to_ocsf(doc: Mapping[str, Any], now: datetime | None = None) -> list[dict[st
         arn = Arn.parse(f.get("trail_arn") or "")
         exempt = f.get("exempt")
         unknown = REGISTRY[f["rule"]].unknown
-        uid = hashlib.sha256(f"{subject}|{f['rule']}".encode()).hexdigest()
+        uid = str(uuid.uuid4())  # this event's; the finding's own, stable across runs, is finding_info.uid
         labels = [f"account:{account}"] + ([f"account_name:{name}"] if name else [])
         info = FindingInformation(
             uid=f"trailguard/{account}/{subject}/{f['rule']}",
@@ -173,7 +186,7 @@ def to_ocsf(doc: Mapping[str, Any], now: datetime | None = None) -> list[dict[st
 
 def asff_finding(
     finding: Mapping[str, Any], *, account: str, region: str, now: datetime | None = None, archived: bool = False,
-    incident: str = "",
+    incident: str = "", exempt_now: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One finding in the AWS Security Finding Format, for a product ARN of ``account`` in ``region`` (Security
     Hub's custom integrations: ``product/<account>/default``). Its ``Id`` names the account, the trail (or the
@@ -194,8 +207,8 @@ def asff_finding(
     )  # fmt: skip
     asff: dict[str, Any] = {
         "SchemaVersion": "2018-10-08",
-        "Id": _cut(f"trailguard/{account}/{finding.get('trail_arn') or 'account'}/{rule.id}"
-                   + (f"/{incident}" if incident else ""), ASFF_ID),
+        "Id": _cut(f"trailguard/{account}/{finding.get('trail_arn') or finding.get('subject') or 'account'}/"
+                   f"{rule.id}" + (f"/{incident}" if incident else ""), ASFF_ID),
         "ProductArn": f"arn:{partition}:securityhub:{region}:{account}:product/{account}/default",
         "GeneratorId": f"trailguard/{rule.id}",
         "AwsAccountId": account,
@@ -209,18 +222,19 @@ def asff_finding(
                                                         ASFF_RECOMMENDATION), "Url": f"{PROJECT_URL}#the-policy"}},
         "ProductFields": {"trailguard/rule": rule.id, "trailguard/severity": str(finding["severity"])},
         "Resources": [resource],
-        "Compliance": {"Status": "PASSED" if archived else "WARNING" if rule.unknown else "FAILED",
+        "Compliance": {"Status": "NOT_AVAILABLE" if exempt_now or (exempt and not archived) else "PASSED" if archived
+                       else "WARNING" if rule.unknown else "FAILED",
                        "RelatedRequirements": [CIS]},
-        "RecordState": "ARCHIVED" if archived else "ACTIVE",
+        # An exempt finding is archived: Workflow and Note cannot be changed by a later import, RecordState can.
+        "RecordState": "ARCHIVED" if archived or exempt else "ACTIVE",
         # what a provider may still change after the finding exists (BatchImportFindings ignores Severity and Types
         # on an update; Security Hub resolves the workflow itself when the record is archived)
         "FindingProviderFields": {"Severity": {"Label": label, "Original": str(finding["severity"])},
                                   "Types": [ASFF_TYPE]},
-        "Workflow": {"Status": "RESOLVED" if archived else "SUPPRESSED" if exempt else "NEW"},
+        "Workflow": {"Status": "RESOLVED" if archived else "NEW"},
     }  # fmt: skip
     if exempt:
-        asff["Note"] = {"Text": _cut(f"Exempt: {exempt.get('reason', '')}", 512), "UpdatedBy": "trailguard",
-                        "UpdatedAt": when}  # fmt: skip
+        asff["ProductFields"]["trailguard/exempt"] = _cut(str(exempt.get("reason", "")), 1024)
     return asff
 
 
@@ -228,22 +242,6 @@ def to_asff(doc: Mapping[str, Any], region: str, now: datetime | None = None) ->
     """Every finding as ASFF, ready for ``aws securityhub batch-import-findings --findings file://...`` in
     ``region`` (at most 100 per call)."""
     return [asff_finding(f, account=account, region=region, now=now) for account, _, f in findings(doc)]
-
-
-def severity_at_least(doc: dict[str, Any], lowest: str) -> dict[str, Any]:
-    """The document with only the findings of ``lowest`` severity or worse (the verdict is unchanged)."""
-    keep = set(SEVERITIES[: SEVERITIES.index(lowest) + 1])
-
-    def trimmed(part: dict[str, Any]) -> dict[str, Any]:
-        out = {**part, "findings": [f for f in part.get("findings", []) if f["severity"] in keep]}
-        if "trails" in part:
-            out["trails"] = [{**t, "findings": [f for f in t["findings"] if f["severity"] in keep]}
-                             for t in part["trails"]]  # fmt: skip
-        return out
-
-    if "accounts" in doc:
-        return {**doc, "accounts": [trimmed(a) for a in doc["accounts"]]}
-    return trimmed(doc)
 
 
 IMPORTED_KINDS = ("drift", "sweep-drift", "sweep-compliant", "sweep-exempt", "tampered")
@@ -255,21 +253,38 @@ def alert_asff(alert: Any, region: str, now: datetime | None = None) -> list[dic
     or an unjudged change is not a finding."""
     if alert.kind not in IMPORTED_KINDS:
         return []
-    archived = alert.outcome == "reverted"
     incident = alert.key if alert.kind == "tampered" else ""
+    # the event pipeline is judged per region: each region's silence is a finding of its own
+    where = f"pipeline/{alert.region}" if alert.trail_name == PIPELINE else ""
+    moment = now or _observed(alert)
     out = []
-    for finding in alert.findings:
+    for finding in alert.findings:  # a verified revert's too: the call happened; the next sweep archives it
         scope = REGISTRY[finding.rule].scope if finding.rule in REGISTRY else "account"
         data = {"rule": finding.rule, "severity": finding.severity, "message": finding.message,
                 "trail_arn": alert.trail_arn if scope == "trail" else None, "fix": {"cli": finding.fix},
-                "hint": finding.hint}  # fmt: skip
+                "hint": finding.hint, "subject": where}  # fmt: skip
         if finding.rule in REGISTRY:
-            out.append(asff_finding(data, account=alert.account, region=region, now=now, archived=archived,
-                                    incident=incident))  # fmt: skip
+            out.append(asff_finding(data, account=alert.account, region=region, now=moment, incident=incident))
+    exempt = alert.kind == "sweep-exempt"
     for rule_id in alert.resolved:
         rule = REGISTRY.get(rule_id)
         if rule is not None:
-            data = {"rule": rule_id, "severity": rule.severity, "message": f"No longer found: {rule.meaning}",
-                    "trail_arn": alert.trail_arn if rule.scope == "trail" else None}  # fmt: skip
-            out.append(asff_finding(data, account=alert.account, region=region, now=now, archived=True))
+            said = "Exempt now (see the exemptions file)" if exempt else "No longer found"
+            data = {"rule": rule_id, "severity": rule.severity, "message": f"{said}: {rule.meaning}",
+                    "trail_arn": alert.trail_arn if rule.scope == "trail" else None, "subject": where}  # fmt: skip
+            out.append(asff_finding(data, account=alert.account, region=region, now=moment, archived=True,
+                                    exempt_now=exempt))  # fmt: skip
     return out
+
+
+PIPELINE = "(event pipeline)"  # the trail name a heartbeat's alert carries
+
+
+def _observed(alert: Any) -> datetime | None:
+    """When what the alert says was seen: the call's time, so that a late resend of a stored alert does not
+    overwrite newer state in Security Hub (which keeps the finding with the latest UpdatedAt)."""
+    when = getattr(alert.actor, "time", "") if alert.actor is not None else ""
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
+    except ValueError:
+        return None

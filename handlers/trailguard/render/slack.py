@@ -207,7 +207,7 @@ def _actor_line(actor: Actor) -> str:
     )
 
 
-MAX_CALLS_TEXT = 2_600  # of a section's 3,000 characters, for the revert's commands; whole ones only
+MAX_CALLS_TEXT = 2_200  # the revert's commands, whole ones only: with the words before them, within 3,000
 
 
 def _did(alert: Alert) -> str:
