@@ -94,3 +94,18 @@ def scheduled(event_id: str | None = None, account: str = ACCOUNT) -> dict[str, 
         "resources": [f"arn:aws:events:us-east-1:{account}:rule/trailguard-sweep"],
         "detail": {},
     }
+
+
+def service_call(
+    source: str, name: str, parameters: Any, *, region: str = "us-east-1", **changes: Any
+) -> dict[str, Any]:
+    """The EventBridge event of a call mallory made on another service's resource (``source``: ``s3``, ``kms``,
+    ``events``...), as CloudTrail records it; ``changes`` replace any key of the record."""
+    detail = {
+        "eventVersion": "1.09", "eventTime": "2026-11-28T09:00:00Z", "eventSource": f"{source}.amazonaws.com",
+        "eventName": name, "awsRegion": region, "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.22.4",
+        "userIdentity": {"type": "IAMUser", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
+        "requestParameters": parameters, "responseElements": None, "eventID": str(uuid.uuid4()),
+        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT, **changes,
+    }  # fmt: skip
+    return wrap(detail, source=f"aws.{source}")

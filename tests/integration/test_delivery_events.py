@@ -4,30 +4,20 @@ resource back to the trails that use it and judges them now."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.events import wrap
+from tests.events import service_call
 
 from .conftest import ACCOUNT, BUCKET, REGION, Detector, cloudtrail
 
 pytestmark = pytest.mark.integration
 
 
-def side_call(source: str, name: str, parameters: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """The EventBridge event of a call on a bucket, key or log group, as CloudTrail records it."""
-    detail = {
-        "eventVersion": "1.09", "eventTime": "2026-11-28T09:00:00Z", "eventSource": f"{source}.amazonaws.com",
-        "eventName": name, "awsRegion": REGION, "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.22.4",
-        "userIdentity": {"type": "IAMUser", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
-        "requestParameters": parameters, "responseElements": None, "eventID": str(uuid.uuid4()),
-        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT, **changes,
-    }  # fmt: skip
-    return wrap(detail, source=f"aws.{source}")
+side_call = service_call  # the call's event, as CloudTrail records it
 
 
 def test_disabling_a_trails_key_is_alerted_at_once_naming_the_trail(

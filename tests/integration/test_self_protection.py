@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from typing import Any
 
 import boto3
 import pytest
 
 import drift_handler
-from tests.events import wrap
+from tests.events import service_call
 from trailguard_dev.slack_server import SlackServer
 
 from .conftest import ACCOUNT, REGION, TABLE, Context, Detector
@@ -56,16 +55,7 @@ def parts(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     return {**found, "key id": key["KeyId"]}
 
 
-def tamper(source: str, name: str, parameters: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """The EventBridge event of a call on a part of the detector, as CloudTrail records it."""
-    detail = {
-        "eventVersion": "1.09", "eventTime": "2026-11-28T09:00:00Z", "eventSource": f"{source}.amazonaws.com",
-        "eventName": name, "awsRegion": REGION, "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.22.4",
-        "userIdentity": {"type": "IAMUser", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mallory"},
-        "requestParameters": parameters, "responseElements": None, "eventID": str(uuid.uuid4()),
-        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT, **changes,
-    }  # fmt: skip
-    return wrap(detail, source=f"aws.{source}")
+tamper = service_call  # the call's event, as CloudTrail records it
 
 
 def rules_of(result: dict[str, Any]) -> list[str]:
