@@ -6,7 +6,7 @@ compliant, one stopped), a state table, an SNS topic, a Slack secret and the loc
 - time: ``drift_handler.handler`` in this process on a warm container (the runtime is built by a first,
   cold call reported on its own), per compliant event, against the bare DescribeTrails + GetTrailStatus +
   GetEventSelectors it cannot avoid, made one after another with the handler's client configuration.
-  Each event (a fresh eventID: StopLogging on a trail logging again, or PutEventSelectors restoring All)
+  Each event (a fresh eventID: an UpdateTrail that narrows nothing, or PutEventSelectors restoring All)
   is followed by one bare read, so that noise on a shared machine hits both alike. Events about the
   stopped trail, which alert Slack and SNS, are an extra row without a target.
 - calls: the AWS calls every event made, by operation, against the minimum its evaluation needs.
@@ -103,8 +103,9 @@ def trail_event(event_name: str, trail: str) -> dict[str, Any]:
 
 
 def compliant_event(index: int) -> dict[str, Any]:
-    """The trail is compliant again when the event arrives: stopped then restarted, or its selectors restored."""
-    return trail_event("PutEventSelectors" if index % 2 else "StopLogging", TRAIL)
+    """A call that leaves the trail compliant: its selectors restored to all management events, or an UpdateTrail
+    that narrows nothing. (A successful StopLogging is a logging gap even when the trail is back: an alert.)"""
+    return trail_event("PutEventSelectors" if index % 2 else "UpdateTrail", TRAIL)
 
 
 def drift_event() -> dict[str, Any]:
