@@ -309,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
     try:
         _print(args, doc, lambda out: _table(args, out, state, verdict, policy) if not args.organization
-               else audit.organization_table(organization, audits, out))  # fmt: skip
+               else _organization_table(args, out, organization, audits))  # fmt: skip
     except ImportError as error:  # only --format ocsf needs more than boto3
         return _refuse(args, f"--format ocsf needs py-ocsf-models ({error.name} is missing): pip install "
                              "'trailguard[ocsf]'")  # fmt: skip
@@ -445,6 +445,24 @@ def _table(args: argparse.Namespace, out: TextIO, state: AccountState, verdict: 
     lines = buffer.getvalue().splitlines()
     if args.quiet:
         lines = [line for line in lines if _counts(line)] + lines[-1:]
+    text = "\n".join(lines) + "\n"
+    if out.isatty() and not os.environ.get("NO_COLOR"):
+        text = _coloured(text)
+    out.write(text)
+
+
+def _organization_table(args: argparse.Namespace, out: TextIO, organization: str, audits: Sequence[Any]) -> None:
+    """The organization's table; --quiet keeps each account's counted findings, the accounts that could not be
+    read, and the verdict; colour as for one account."""
+    import io
+    import os
+
+    buffer = io.StringIO()
+    audit.organization_table(organization, audits, buffer)
+    lines = buffer.getvalue().splitlines()
+    if args.quiet:
+        lines = [line for line in lines[:-1] if re.match(r"\s+\d{12} \[", line) or "could not be read" in line]
+        lines += buffer.getvalue().splitlines()[-1:]
     text = "\n".join(lines) + "\n"
     if out.isatty() and not os.environ.get("NO_COLOR"):
         text = _coloured(text)

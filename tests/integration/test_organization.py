@@ -433,3 +433,20 @@ def test_a_control_tower_member_audited_on_its_own_is_compliant_through_the_orga
     [trail] = report["trails"]
     assert trail["organization_trail"] is True and trail["compliant"] is True
     assert [f["rule"] for f in report["findings"]] == ["organization-trail-elsewhere"]
+
+
+def test_audit_organization_quiet_and_severity(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    org = organization(monkeypatch, "dev", "prod")
+    own_trail(org.account("prod"), logging=False)  # prod's own trail stopped: high, the organization trail covers it
+    env = dict(os.environ)
+
+    quiet = run_trailguard("audit", "--organization", "--region", REGION, "--quiet", env=env)
+    critical = run_trailguard("audit", "--organization", "--region", REGION, "--severity", "critical", env=env)
+
+    lines = quiet.stdout.strip().splitlines()
+    assert quiet.code == 1 and lines[-1].startswith(f"organization {org.id}: not compliant")
+    assert lines[:-1] and all(line.strip().startswith(f"{org.account('prod')} [high]") for line in lines[:-1])
+    assert critical.code == 0 and "[high]" not in critical.stdout
+    assert "below --severity critical are not shown" in critical.stderr
