@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .dynamodb import create_state_table
 from .emulator import environment
 from .records import cloudtrail_record, envelope
 
@@ -140,12 +141,7 @@ def deploy(slack_webhook: str) -> dict[str, str]:
         )
         if logging_on:
             cloudtrail.start_logging(Name=name)
-    session.client("dynamodb", region_name=REGION).create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(session.client("dynamodb", region_name=REGION), TABLE)
     topic = session.client("sns", region_name=REGION).create_topic(Name="trailguard-alerts")["TopicArn"]
     secret = session.client("secretsmanager", region_name=REGION).create_secret(
         Name="trailguard/slack", SecretString=json.dumps({"webhook_url": slack_webhook})

@@ -47,6 +47,7 @@ from typing import Any
 from trailguard.config import TIMEOUT_SECONDS
 
 from .bench_handler import handlers_on_path, quiet
+from .dynamodb import create_state_table
 from .emulator import Emulator, environment, pointed_at
 from .organization import ACCOUNT_HEADER, ALL_MANAGEMENT_EVENTS, ROLE_NAME, build_organization, trust_policy
 from .records import cloudtrail_record, envelope
@@ -165,12 +166,7 @@ def build(members: int) -> Org:
 
     with ThreadPoolExecutor(BUILD_WORKERS) as pool:
         made = list(pool.map(member, range(members)))
-    boto3.client("dynamodb", region_name=HOME).create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(boto3.client("dynamodb", region_name=HOME), TABLE)
     topic = boto3.client("sns", region_name=HOME).create_topic(Name="trailguard-alerts")["TopicArn"]
     own = frozenset(account for index, (account, _) in enumerate(made) if index % OWN_TRAIL_EVERY == 0)
     return Org(org.id, org.management, dict(made), own, str(topic))

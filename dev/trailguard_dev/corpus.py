@@ -20,6 +20,8 @@ from typing import Any
 
 from trailguard.events import DeliveryCall, Intake, Sweep, SweepBatch, TamperCall, TrailCall, parse
 
+from .dynamodb import create_state_table
+
 
 def wrap(record: Any, envelope_id: str) -> dict[str, Any]:
     """The EventBridge envelope around a raw CloudTrail record (the corpus README's recipe)."""
@@ -85,12 +87,7 @@ def _prepare(call: TrailCall) -> None:
     import boto3
 
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName="corpus-state",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(boto3.client("dynamodb", region_name="us-east-1"), "corpus-state")
     ct = boto3.client("cloudtrail", region_name=call.trail.region)
     ct.create_trail(Name=call.trail.name, S3BucketName=BUCKET, IsMultiRegionTrail=True)
     ct.put_event_selectors(

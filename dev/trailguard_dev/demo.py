@@ -33,6 +33,7 @@ from typing import Any
 import boto3
 
 from . import records
+from .dynamodb import create_state_table
 from .emulator import Emulator, environment, pointed_at
 from .records import envelope, iam_user
 from .replay import replay
@@ -282,10 +283,7 @@ class DemoAccount:
                         TagsList=[{"Key": "owner", "Value": "security"}])  # fmt: skip
         ct.put_event_selectors(TrailName=TRAIL, EventSelectors=BASELINE_SELECTORS)
         ct.start_logging(Name=TRAIL)
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        )  # fmt: skip
+        create_state_table(boto3.client("dynamodb", region_name=REGION), TABLE)
         sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
         topic = sns.create_topic(Name="trailguard-alerts")["TopicArn"]
         self.queue_url = sqs.create_queue(QueueName="security-team-inbox")["QueueUrl"]

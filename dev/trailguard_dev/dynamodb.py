@@ -63,3 +63,13 @@ def _raw(data: Any) -> bytes:
 def _number_bytes(text: str) -> int:
     digits = text.lstrip("-").replace(".", "").lstrip("0") or "0"
     return (len(digits.rstrip("0") or "0") + 1) // 2 + 1
+
+
+def create_state_table(client: Any, name: str) -> None:
+    """The detector's state table as the stack makes it (partition key ``pk``, a string; on demand)."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -205,24 +205,26 @@ def delivery_alert(
     """A call on a bucket, key or log group left a trail that uses it unable to deliver or encrypt its logs (or
     an organization-level call removed CloudTrail's reach)."""
     first = _cut(min(findings, key=lambda f: SEVERITIES.index(f.severity)).message, 500, " …")
-    return Alert(
-        key=key,
-        kind="drift",
+    return _side_call(
+        key, event_name, account=account, region=region, about=trail_name, actor=actor, kind="drift",
         severity=worst([f.severity for f in findings]),
         summary=f"{event_name} on {service} {_cut(resource, 300, ' …')} in {region}: {first}",
-        account=account,
-        region=region,
-        trail_name=trail_name,
-        trail_arn=trail_arn,
-        event_name=event_name,
-        actor=_bounded(actor),
-        findings=alert_findings(findings),
-        action=action,
+        trail_arn=trail_arn, findings=alert_findings(findings), action=action,
         console_url=console_url(trail_arn, region),
-    )
+    )  # fmt: skip
+
+
+def _side_call(
+    key: str, event_name: str, *, account: str, region: str, about: str, actor: Actor, **fields: Any
+) -> Alert:
+    """An alert about a call on another service's resource (not a trail's own call): its id, where, what it is
+    about and who made it, and ``fields``."""
+    return Alert(key=key, account=account, region=region, trail_name=about, event_name=event_name,
+                 actor=_bounded(actor), **fields)  # fmt: skip
 
 
 PART = "the detector's "  # how a detector part is named where an alert names a trail
+PIPELINE = "(event pipeline)"  # what a heartbeat's alert names where an alert names a trail
 
 
 def tamper_alert(
@@ -232,33 +234,20 @@ def tamper_alert(
     """A call disabled, deleted or redirected a part of the detector (``findings``), or tried to and failed
     (``error``: a failed attempt, low, with no findings). ``part`` starts with ``PART``: what it is and its name."""
     if error:
-        return Alert(
-            key=key,
-            kind="failed-attempt",
+        return _side_call(
+            key, event_name, account=account, region=region, about=part, actor=actor, kind="failed-attempt",
             severity="low",
             summary=f"{event_name} on {_cut(part, 300, ' …')} in {region} was tried and failed "
             f"({_cut(error, 300, ' …')}).",
-            account=account,
-            region=region,
-            trail_name=part,
-            event_name=event_name,
-            actor=_bounded(actor),
-            action="Nothing: the call failed, so nothing changed.",
-            error=_cut(error, MAX_MESSAGE_CHARS, " …"),
-        )
-    return Alert(
-        key=key,
-        kind="tampered",
+            action="Nothing: the call failed, so nothing changed.", error=_cut(error, MAX_MESSAGE_CHARS, " …"),
+        )  # fmt: skip
+    return _side_call(
+        key, event_name, account=account, region=region, about=part, actor=actor, kind="tampered",
         severity=worst([f.severity for f in findings]),
         summary=f"{event_name} on {_cut(part, 300, ' …')} in {region}: {_cut(findings[0].message, 500, ' …')}",
-        account=account,
-        region=region,
-        trail_name=part,
-        event_name=event_name,
-        actor=_bounded(actor),
         findings=alert_findings(findings),
         action="Nothing: a person must restore the detector (see the findings); trailguard does not undo this.",
-    )
+    )  # fmt: skip
 
 
 def sweep_alert(

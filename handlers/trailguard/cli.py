@@ -438,24 +438,27 @@ def _session_region() -> str:
 def _table(args: argparse.Namespace, out: TextIO, state: AccountState, verdict: AccountVerdict, policy: Policy) -> None:
     """The table, in colour on a terminal unless NO_COLOR is set; --quiet keeps the findings that count."""
     import io
-    import os
 
     buffer = io.StringIO()
     audit.table(verdict, state.regions, state.region_errors, buffer, policy.exemptions)
     lines = buffer.getvalue().splitlines()
     if args.quiet:
         lines = [line for line in lines if _counts(line)] + lines[-1:]
+    _write(out, lines)
+
+
+def _write(out: TextIO, lines: Sequence[str]) -> None:
+    """A table's lines, in colour on a terminal unless NO_COLOR is set."""
+    import os
+
     text = "\n".join(lines) + "\n"
-    if out.isatty() and not os.environ.get("NO_COLOR"):
-        text = _coloured(text)
-    out.write(text)
+    out.write(_coloured(text) if out.isatty() and not os.environ.get("NO_COLOR") else text)
 
 
 def _organization_table(args: argparse.Namespace, out: TextIO, organization: str, audits: Sequence[Any]) -> None:
     """The organization's table; --quiet keeps each account's counted findings, the accounts that could not be
     read, and the verdict; colour as for one account."""
     import io
-    import os
 
     buffer = io.StringIO()
     audit.organization_table(organization, audits, buffer)
@@ -463,10 +466,7 @@ def _organization_table(args: argparse.Namespace, out: TextIO, organization: str
     if args.quiet:
         lines = [line for line in lines[:-1] if re.match(r"\s+\d{12} \[", line) or "could not be read" in line]
         lines += buffer.getvalue().splitlines()[-1:]
-    text = "\n".join(lines) + "\n"
-    if out.isatty() and not os.environ.get("NO_COLOR"):
-        text = _coloured(text)
-    out.write(text)
+    _write(out, lines)
 
 
 def _counts(line: str) -> bool:

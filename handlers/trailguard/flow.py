@@ -354,8 +354,7 @@ def _own_deployment(call: TamperCall | DeliveryCall, rt: Runtime) -> str:
         clients = rt.clients_of(call.account)
         for region in regions:
             for stack in _stacks(clients("cloudformation", region)):
-                if rt.parts.owned(tamper.arn_of("stack", str(stack.get("StackId", "")), partition="", region="",
-                                                account="")) and _during(stack, at):  # fmt: skip
+                if rt.parts.owned(tamper.identity_of("stack", str(stack.get("StackId", "")))) and _during(stack, at):
                     return f"CloudFormation's own call, deploying the detector's stack {stack.get('StackName')}"
     except (AccountUnreachable, ClientError, BotoCoreError) as error:
         LOG.warning("%s: could not tell whether the detector's stacks were being deployed: %s", call.event_id, error)

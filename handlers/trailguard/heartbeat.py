@@ -89,7 +89,7 @@ def silent_report(
     """The pipelines whose last heartbeat was sent more than ``GRACE`` seconds ago and never came back, each
     ``event-pipeline-silent``, alerted once; and those reported silent before whose heartbeat came back since,
     said once."""
-    from .alerts import sweep_alert
+    from .alerts import PIPELINE, sweep_alert
 
     places = list(places)
     last = table.heartbeats(places)
@@ -114,7 +114,7 @@ def silent_report(
         alert = sweep_alert(alert_key(sweep_id, key, now_printed[key]), found,
                             what=f"the event pipeline from account {account} in {region}", region=region,
                             account=account, action=action if found else "Nothing to do.",
-                            trail_name="(event pipeline)")  # fmt: skip
+                            trail_name=PIPELINE)  # fmt: skip
         if names and names.get(account):
             alert = replace(alert, account_name=names[account])
         gone = set(before.get(key, "").split(",")) - set(now_printed[key].split(",")) - {""}

@@ -167,7 +167,7 @@ def _on_bus(rule: str, bus: Any) -> str:
 def arn_of(kind: str, name: str, *, partition: str, region: str, account: str) -> str:
     """The ARN of a resource a call named by name, ARN or URL (each API accepts its own forms)."""
     if name.startswith("arn:"):
-        return _identity(kind, name)
+        return identity_of(kind, name)
     if kind == "function":  # a name, or "123456789012:function:name" (a partial ARN), maybe with a qualifier
         parts = name.split(":")
         account, name = (parts[0], parts[2]) if len(parts) >= 3 and parts[1] == "function" else (account, parts[0])
@@ -194,7 +194,7 @@ def arn_of(kind: str, name: str, *, partition: str, region: str, account: str) -
     return f"arn:{partition}:{layout[kind]}"
 
 
-def _identity(kind: str, arn: str) -> str:
+def identity_of(kind: str, arn: str) -> str:
     """An ARN as the part it names: a subscription's topic, a function without its qualifier, a role without its
     path, a stack or stack set without its id."""
     if kind == "subscription":  # a subscription's ARN is its topic's plus an id

@@ -16,6 +16,7 @@ import pytest
 
 import drift_handler
 from trailguard import fix
+from trailguard_dev.dynamodb import create_state_table
 from trailguard_dev.emulator import Emulator, pointed_at
 from trailguard_dev.slack_server import SlackServer
 from trailguard_dev.slack_text import slack_as_text
@@ -139,12 +140,7 @@ def slack() -> Iterator[SlackServer]:
 @pytest.fixture
 def detector(aws: Emulator, slack: SlackServer, monkeypatch: pytest.MonkeyPatch) -> Detector:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(dynamodb, TABLE)
     sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
     topic = sns.create_topic(Name="trailguard-alerts")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]

@@ -12,6 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from trailguard_dev.dynamodb import create_state_table
 from trailguard_dev.emulator import Emulator, environment
 from trailguard_dev.proxy import Fault, FaultProxy
 
@@ -29,12 +30,7 @@ def proxy(aws: Emulator) -> Iterator[FaultProxy]:
 
 def table(name: str = "t") -> Any:
     dynamodb = boto3.client("dynamodb", region_name="us-east-1", config=ONCE)
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(dynamodb, name)
     return dynamodb
 
 

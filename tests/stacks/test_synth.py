@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from tests.events import event
+from trailguard_dev.dynamodb import create_state_table
 from trailguard_dev.emulator import Emulator, pointed_at
 
 REPO = Path(__file__).resolve().parents[2]
@@ -232,10 +233,7 @@ print(json.dumps(drift_handler.handler(json.loads(sys.stdin.read()), Context()))
 def emulated_account() -> Iterator[Emulator]:
     with Emulator() as emu, pointed_at(emu):
         boto3.client("s3").create_bucket(Bucket="trailguard-asset-test")
-        boto3.client("dynamodb").create_table(
-            TableName="state", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        )  # fmt: skip
+        create_state_table(boto3.client("dynamodb"), "state")
         ct = boto3.client("cloudtrail", region_name="us-east-1")
         ct.create_trail(Name="org-audit", S3BucketName="trailguard-asset-test", IsMultiRegionTrail=True)
         ct.put_event_selectors(TrailName="org-audit", EventSelectors=[{"ReadWriteType": "All"}])

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import __version__
+from ..alerts import PIPELINE
 from ..arn import Arn, partition_of
 from ..rules import REGISTRY
 
@@ -275,9 +276,6 @@ def alert_asff(alert: Any, region: str, now: datetime | None = None) -> list[dic
             out.append(asff_finding(data, account=alert.account, region=region, now=moment, archived=True,
                                     exempt_now=exempt))  # fmt: skip
     return out
-
-
-PIPELINE = "(event pipeline)"  # the trail name a heartbeat's alert carries
 
 
 def _observed(alert: Any) -> datetime | None:
