@@ -31,70 +31,76 @@ def runtime(context: Any) -> flow.Runtime:
     """Clients and settings, built at first use and kept for the container's life."""
     global _runtime  # noqa: PLW0603 - kept for the container's life, the Lambda way
     if _runtime is not None:
-        _runtime.deadline = Deadline.of(context)
+        _runtime.fresh(Deadline.of(context))
     if _runtime is None:
-        import boto3
-        from botocore.config import Config as BotoConfig
-
-        from trailguard.arn import Arn, region_of
-        from trailguard.aws import CLIENT_CONFIG, EVENT_READS, ClientCache
-        from trailguard.read import enabled_regions
-        from trailguard.render.email import sns_message
-        from trailguard.render.slack import slack_message
-        from trailguard.send import Sender, SlackSecret, send_security_hub, send_sns
-        from trailguard.state_table import StateTable
-
-        config = HandlerConfig.from_env(os.environ)
-        session = boto3.session.Session()
-        function = Arn.parse(context.invoked_function_arn)
-        quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-        senders: dict[str, Sender] = {}
-        if config.slack_secret_arn:
-            slack = SlackSecret(
-                config.slack_secret_arn,
-                session.client("secretsmanager", region_name=region_of(config.slack_secret_arn), config=quick),
-            )
-            senders["slack"] = lambda alert: slack.send(slack_message(alert))
-        if config.alert_topic_arn:
-            topic = config.alert_topic_arn
-            sns = session.client("sns", region_name=region_of(topic), config=quick)
-            senders["sns"] = lambda alert: send_sns(sns, topic, sns_message(alert))
-        if config.security_hub:  # in the detector's region, in the account each alert is about
-            hub = functools.cache(lambda: session.client("securityhub", region_name=home, config=quick))
-
-            def hub_of(account: str) -> Any:
-                built = _runtime
-                if built is None or account == built.account:
-                    return hub()
-                return built.clients_of(account)("securityhub", home)  # through the member role
-
-            senders["securityhub"] = lambda alert: send_security_hub(alert, hub_of, home)
-        # EC2 (the sweep's region list) and STS (the detector's own identity, for reverts) only when needed:
-        # a CloudTrail event in REMEDIATION_MODE=off uses neither, and creating a client costs cold-start time.
-        identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))
-        ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
-        others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=quick))
-        cloudtrail = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS))
-        account = function.account if function else ""
-        home = (function.region if function else "") or session.region_name or "us-east-1"
-        table = StateTable(session.client("dynamodb", config=quick), config.state_table)
-        organization = _organization(config, session, account, home, function.partition if function else "aws",
-                                     cloudtrail, others)  # fmt: skip
-        _runtime = flow.Runtime(
-            config=config,
-            account=account,
-            home=home,
-            cloudtrail=cloudtrail,
-            table=table,
-            senders=senders,
-            regions=lambda: enabled_regions(ec2()),
-            identity=identity,
-            others=lambda service, region: others((service, region)),
-            deadline=Deadline.of(context),
-            function_arn=str(getattr(context, "invoked_function_arn", "") or ""),
-            **organization,
-        )
+        _runtime = build(HandlerConfig.from_env(os.environ), context)
     return _runtime
+
+
+def build(config: HandlerConfig, context: Any) -> flow.Runtime:
+    """The clients and senders ``config`` asks for (the interaction endpoint builds its own with this too)."""
+    built: flow.Runtime | None = None
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    from trailguard.arn import Arn, region_of
+    from trailguard.aws import CLIENT_CONFIG, EVENT_READS, ClientCache
+    from trailguard.read import enabled_regions
+    from trailguard.render.email import sns_message
+    from trailguard.render.slack import slack_message
+    from trailguard.send import Sender, SlackSecret, send_security_hub, send_sns
+    from trailguard.state_table import StateTable
+
+    session = boto3.session.Session()
+    function = Arn.parse(context.invoked_function_arn)
+    quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    senders: dict[str, Sender] = {}
+    if config.slack_secret_arn:
+        slack = SlackSecret(
+            config.slack_secret_arn,
+            session.client("secretsmanager", region_name=region_of(config.slack_secret_arn), config=quick),
+        )
+        buttons = config.slack_buttons
+        senders["slack"] = lambda alert: slack.send(slack_message(alert, buttons))
+    if config.alert_topic_arn:
+        topic = config.alert_topic_arn
+        sns = session.client("sns", region_name=region_of(topic), config=quick)
+        senders["sns"] = lambda alert: send_sns(sns, topic, sns_message(alert))
+    if config.security_hub:  # in the detector's region, in the account each alert is about
+        hub = functools.cache(lambda: session.client("securityhub", region_name=home, config=quick))
+
+        def hub_of(account: str) -> Any:
+            if built is None or account == built.account:
+                return hub()
+            return built.clients_of(account)("securityhub", home)  # through the member role
+
+        senders["securityhub"] = lambda alert: send_security_hub(alert, hub_of, home)
+    # EC2 (the sweep's region list) and STS (the detector's own identity, for reverts) only when needed:
+    # a CloudTrail event in REMEDIATION_MODE=off uses neither, and creating a client costs cold-start time.
+    identity = functools.cache(lambda: str(session.client("sts", config=quick).get_caller_identity()["Arn"]))
+    ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
+    others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=quick))
+    cloudtrail = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS))
+    account = function.account if function else ""
+    home = (function.region if function else "") or session.region_name or "us-east-1"
+    table = StateTable(session.client("dynamodb", config=quick), config.state_table)
+    organization = _organization(config, session, account, home, function.partition if function else "aws",
+                                 cloudtrail, others)  # fmt: skip
+    built = flow.Runtime(
+        config=config,
+        account=account,
+        home=home,
+        cloudtrail=cloudtrail,
+        table=table,
+        senders=senders,
+        regions=lambda: enabled_regions(ec2()),
+        identity=identity,
+        others=lambda service, region: others((service, region)),
+        deadline=Deadline.of(context),
+        function_arn=str(getattr(context, "invoked_function_arn", "") or ""),
+        **organization,
+    )
+    return built
 
 
 def _organization(  # noqa: PLR0917 - the container's parts, each built once in runtime()

@@ -66,6 +66,10 @@ class Alert:
     outcome: str = ""  # "reverted" (verified) or "would-revert" (dry-run): what the headline and subject say
     calls: str = ""  # the revert's calls (made, or that would be), one whole command a line
     resolved: tuple[str, ...] = ()  # a sweep alert: the rules reported before that no longer fire
+    # A drift alert: the trail as the alert shows it (``baseline.state_digest``), so that a person's answer to
+    # it (a Slack button) acts only while the trail is still as shown.
+    state: str = ""
+    snoozed: str = ""  # the snoozes that held back some of the trail's findings, said in the alert
 
     @property
     def rules(self) -> list[str]:

@@ -60,6 +60,10 @@ class Baseline:
     source: str = "sweep"
     selectors_digest: str = ""  # set when the selectors were too large to keep: their SHA-256
     recorded_at: int = field(default=0, compare=False)  # epoch seconds; kept by the state table, not in the JSON
+    # Who recorded it and why, for a baseline a person accepted (their ARN, or their Slack user): kept by the
+    # state table beside the JSON, like ``recorded_at``.
+    recorded_by: str = field(default="", compare=False)
+    reason: str = field(default="", compare=False)
 
     @property
     def trusted(self) -> bool:
@@ -123,12 +127,24 @@ class Baseline:
 
     def to_json(self) -> str:
         data = asdict(self)
-        del data["recorded_at"]
+        for kept_apart in ("recorded_at", "recorded_by", "reason"):
+            del data[kept_apart]
         return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, recorded_at: int = 0) -> Baseline:
-        return cls(**json.loads(text), recorded_at=recorded_at)
+    def from_json(cls, text: str, recorded_at: int = 0, recorded_by: str = "", reason: str = "") -> Baseline:
+        return cls(**json.loads(text), recorded_at=recorded_at, recorded_by=recorded_by, reason=reason)
+
+
+def state_digest(description: Mapping[str, Any] | None, status: Mapping[str, Any] | None,
+                 selectors: Mapping[str, Any] | None) -> str:  # fmt: skip
+    """What an alert remembers of the trail it showed, to tell later whether the trail is still as shown: its
+    destinations and settings, its selectors and whether it logs ("gone" for a trail that is not there)."""
+    if description is None:
+        return "gone"
+    kept = Baseline.of(description, selectors or {})
+    shown = {"trail": kept.trail, "selectors": kept.selectors, "logging": bool((status or {}).get("IsLogging"))}
+    return _digest(shown)[:32]
 
 
 def _digest(selectors: Mapping[str, Any]) -> str:

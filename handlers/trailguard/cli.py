@@ -1,4 +1,5 @@
-"""The ``trailguard`` command: ``audit`` judges every trail of an account against the policy.
+"""The ``trailguard`` command: ``audit`` judges every trail of an account against the policy; ``baseline``,
+``revert`` and ``snooze`` answer an alert (see ``answers_cli``).
 
 Exit codes of ``audit``: 0 compliant, 1 findings, 2 could not evaluate (nothing to judge it by, or the
 account's verdict depends on trails or regions that could not be read) or bad input. Other commands (the
@@ -21,7 +22,7 @@ from typing import Any, NoReturn, TextIO
 
 from botocore.config import Config
 
-from . import __version__, exemptions
+from . import __version__, answers_cli, exemptions
 from .arn import Arn
 from .aws import CLIENT_CONFIG, WORKERS, AuditAborted, ClientCache, abort_reason, explain
 from .exemptions import ExemptionError
@@ -41,7 +42,7 @@ COLOURS = {"critical": "\033[1;31m", "high": "\033[31m", "medium": "\033[33m", "
            "compliant": "\033[32m"}  # fmt: skip
 RESET = "\033[0m"
 PLUGINS = "trailguard.commands"
-BUILT_IN = frozenset({"audit"})  # a plugin never takes over a built-in command
+BUILT_IN = frozenset({"audit", *answers_cli.COMMANDS})  # a plugin never takes over a built-in command
 DEFAULT_ROLE = "trailguard-member"
 _ACCOUNT = re.compile(r"\d{12}")
 _ROLE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -247,6 +248,7 @@ def _parser(plugins: Sequence[str]) -> argparse.ArgumentParser:
         metavar="ID",
         help="with --organization: only this account (repeatable)",
     )
+    answers_cli.add_commands(sub)
     for name in plugins:
         sub.add_parser(name, help=f"{name} (from the development tools)", add_help=False)
     return parser
@@ -282,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as error:
         wanted = next((argv[n + 1] for n, word in enumerate(argv[:-1]) if word == "--format"), "table")
         return _refuse(argparse.Namespace(format="json" if "--json" in argv else wanted), str(error))
+    return answers_cli.run(args) if args.command in answers_cli.COMMANDS else _audit(args)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """``trailguard audit``: read, judge, print; the exit code."""
     problem = _organization_arguments(args) or _output_arguments(args) or _audit_arguments(args)
     if problem:
         return _refuse(args, problem)

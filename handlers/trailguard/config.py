@@ -80,6 +80,7 @@ class HandlerConfig:
     watched_regions: tuple[str, ...] = ()
     detector: Parts = field(default_factory=Parts)  # DETECTOR_RESOURCES: the detector's own parts
     security_hub: bool = False  # SECURITY_HUB=on: findings imported into Security Hub, a channel of its own
+    slack_buttons: bool = False  # SLACK_BUTTONS=on: drift alerts carry the buttons a person answers them with
 
     @property
     def organization(self) -> bool:
@@ -113,13 +114,11 @@ class HandlerConfig:
         if bad_parts:
             raise ConfigError(f"DETECTOR_RESOURCES must list ARNs (with * for any region or account), not "
                               f"{bad_parts[0]!r}.")  # fmt: skip
-        hub = env.get("SECURITY_HUB", "").strip().lower() or "off"
-        if hub not in ("on", "off"):
-            raise ConfigError(f"SECURITY_HUB must be on or off, not {hub!r}.")
         return cls(
             **_organization(env),
             detector=parts,
-            security_hub=hub == "on",
+            security_hub=_switch(env, "SECURITY_HUB"),
+            slack_buttons=_switch(env, "SLACK_BUTTONS"),
             exemptions=_exemptions(env.get("EXEMPTIONS_FILE", "").strip(), code_root),
             state_table=table,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN", "").strip(),
@@ -127,6 +126,39 @@ class HandlerConfig:
             remediation_mode=mode,
             allowed_excluded_sources=sources,
         )
+
+
+def _switch(env: Mapping[str, str], key: str) -> bool:
+    value = env.get(key, "").strip().lower() or "off"
+    if value not in ("on", "off"):
+        raise ConfigError(f"{key} must be on or off, not {value!r}.")
+    return value == "on"
+
+
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$", re.ASCII)
+
+
+@dataclass(frozen=True)
+class InteractionConfig:
+    """The interaction endpoint's settings: the drift handler's (``handler``), the Slack app's signing secret
+    and the Slack users who may answer alerts."""
+
+    handler: HandlerConfig
+    signing_secret_arn: str
+    allowed_users: frozenset[str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], code_root: Path = CODE_ROOT) -> InteractionConfig:
+        handler = HandlerConfig.from_env(env, code_root)
+        secret = env.get("SLACK_SIGNING_SECRET_ARN", "").strip()
+        if not re.match(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$", secret):
+            raise ConfigError(f"SLACK_SIGNING_SECRET_ARN must be the ARN of the secret holding the Slack app's "
+                              f"signing secret, not {secret!r}.")  # fmt: skip
+        users = frozenset(u.strip() for u in env.get("SLACK_ALLOWED_USERS", "").split(",") if u.strip())
+        bad = sorted(u for u in users if not _SLACK_USER.match(u))
+        if bad:
+            raise ConfigError(f"SLACK_ALLOWED_USERS must list Slack user ids like U012AB3CD, not {bad[0]!r}.")
+        return cls(handler, secret, users)
 
 
 def _organization(env: Mapping[str, str]) -> dict[str, Any]:

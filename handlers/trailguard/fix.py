@@ -206,12 +206,13 @@ def _failed(results: list[ActionResult], why: str) -> list[ActionResult]:
 
 def revert(
     verdict: CallVerdict, mode: str, policy: Policy, table: StateTable, clients: Callable[[str, str], Any],
-    *, since: int = 0, time_left: Callable[[], float] | None = None, account: str = "",
+    *, since: int = 0, time_left: Callable[[], float] | None = None, account: str = "", budget: bool = True,
 ) -> tuple[list[ActionResult], Plan]:  # fmt: skip
     """Off: nothing. Dry-run: the calls, not made. On: made within the hourly budget, then verified.
     ``clients(service, region)`` gives a client (CloudTrail's for the trail, another service's for a call of it)
     in ``account``; ``since`` is when the change was made (epoch seconds), so that a baseline recorded after it
-    is not restored. An organization trail is reverted only with the credentials of the account that owns it."""
+    is not restored. An organization trail is reverted only with the credentials of the account that owns it.
+    ``budget``: count the revert against the hourly budget (a person's revert, asked for by name, is not)."""
     if mode == "off":
         return [], Plan()
     trail, baseline = verdict.trail, verdict.baseline
@@ -231,7 +232,7 @@ def revert(
     planned = _replanned(planned, arn, clients("cloudtrail", region), baseline, policy, clients=clients, since=since)
     if not planned.calls:
         return [], planned
-    if not table.spend_revert(arn):
+    if budget and not table.spend_revert(arn):
         return [ActionResult(op, "suspended", args) for op, args in planned.calls], planned
     made = execute(planned.calls, lambda service: clients(service, region))
     return verify(made, arn, clients("cloudtrail", region), baseline, policy, clients=clients,

@@ -30,9 +30,10 @@ from .alerts import (
     whole_commands,
 )
 from .aws import error_code, explain
-from .baseline import Baseline
+from .baseline import Baseline, state_digest
 from .config import LAMBDA_ATTEMPTS, LAST_ATTEMPT_AGE, MAX_EVENT_AGE, Deadline, HandlerConfig
 from .events import Actor, DeliveryCall, Ignored, Sweep, SweepBatch, TamperCall, TrailCall
+from .exemptions import Exemption
 from .fix import ActionResult, revert
 from .fleet import (
     Order,
@@ -50,7 +51,7 @@ from .fleet import (
     sweep_accounts,
     with_radius,
 )
-from .judge import NARROWING, CallReading, CallVerdict, TrailState, evaluate_account, judge_call, logging_gap
+from .judge import NARROWING, CallReading, CallVerdict, Policy, TrailState, evaluate_account, judge_call, logging_gap
 from .organization import Account, AccountUnreachable, Directory, MemberAccess
 from .read import ClientFactory, ReadsTimedOut, read_call, read_extras, read_trails
 from .render.fix import commands, describe_actions
@@ -59,6 +60,7 @@ from .rules.detector_tampered import tampered
 from .rules.logging_gap import LOGGING_GAP
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .send import Outcome, Sender, broadcast, deliver
+from .snooze import snoozed_findings
 from .state_table import Claim, StateTable, Unprocessed, fingerprint
 from .sweep import SweepReport, account_subject, plan_sweep
 
@@ -91,6 +93,24 @@ class Runtime:
     directory: Directory | None = None  # organization mode: the organization's accounts and names
     sqs: Any = None  # organization mode with SWEEP_QUEUE_URL: the sweep's fan-out
     function_arn: str = ""  # the detector's own function, which its environment cannot name
+    snoozes: tuple[Exemption, ...] | None = None  # the running snoozes, read once per invocation (``policy``)
+
+    def fresh(self, deadline: Deadline) -> None:
+        """A new invocation: its deadline, and snoozes read again when first needed."""
+        self.deadline, self.snoozes = deadline, None
+
+    @property
+    def policy(self) -> Policy:
+        """The operator's policy (``config.policy``) with the snoozes running now, each a live exemption of its
+        trail. Snoozes that cannot be read are left out (logged): the findings are then alerted, not lost."""
+        if self.snoozes is None:
+            try:
+                self.snoozes = tuple(s.exemption() for s in self.table.snoozes())
+            except (ClientError, BotoCoreError, Unprocessed) as error:
+                LOG.warning("snoozes could not be read, so none applies: %s", error)
+                self.snoozes = ()
+        base = self.config.policy
+        return replace(base, exemptions=(*base.exemptions, *self.snoozes)) if self.snoozes else base
 
     def client(self, service: str, region: str) -> Any:
         """A client of ``service`` in ``region``: CloudTrail's from its cache, another's from ``others``."""
@@ -216,7 +236,7 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
     multi-region trails live, and judge them. When reads failed for now or ran out of time, ``RetryLater``
     unless ``settle()`` says this is the last chance: then the trail is judged on what could be read, and
     the verdict's ``unread`` says what could not."""
-    policy, ref = rt.config.policy, call.trail
+    policy, ref = rt.policy, call.trail
     unread: list[str] = []
 
     def not_now(problems: list[str]) -> None:
@@ -283,7 +303,7 @@ def handle_delivery(call: DeliveryCall, rt: Runtime) -> HandlerResult:
     if not using:
         why = f"no trail of account {call.account} in {call.region} uses {call.service} {call.resource}"
         return replace(ignored(Ignored(why, call.event_id, call.event_name)), account=call.account)
-    verdict = evaluate_account(call.account, states, rt.config.policy, call.region)
+    verdict = evaluate_account(call.account, states, rt.policy, call.region)
     findings = tuple(f for t in verdict.trails for f in t.findings)
     counted = tuple(f for f in findings if f.counted)
     if not counted:
@@ -349,7 +369,7 @@ def _own_deployment(call: TamperCall | DeliveryCall, rt: Runtime) -> str:
     regions = [call.region]
     if call.service == "iam":  # IAM is global: the stack that changed a role may be in any region it deploys to
         regions = list(dict.fromkeys([rt.home, *rt.config.watched_regions, call.region]))
-    at = _change_time(call.actor.time) or time.time()
+    at = change_time(call.actor.time) or time.time()
     try:
         clients = rt.clients_of(call.account)
         for region in regions:
@@ -490,11 +510,16 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
         if verdict.trail is not None and all(REGISTRY[f.rule].advisory for f in verdict.findings):
             _keep_baseline(verdict.trail, verdict.baseline, rt, call.account)  # only a compliant trail is a baseline
         gap = _gap(call, verdict, rt)
+        held = snoozed_findings(verdict.findings)
         if gap is None:
+            if held:
+                LOG.info("%s %s: findings of %s held back by a snooze (%s)", call.event_name, call.event_id,
+                         verdict.trail_arn, held)  # fmt: skip
             rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
             return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
         verdict = replace(verdict, findings=(*verdict.findings, gap))
-        alert, then = _named(drift_alert(call, (gap,), verdict.trail_arn, GAP_ACTION), rt), None  # nothing to sweep
+        alert = _shown(_named(drift_alert(call, (gap,), verdict.trail_arn, GAP_ACTION), rt), verdict)
+        then = None  # nothing for the sweep to record
     else:
         results, alert = _reverted(call, verdict, taken, rt)
         then = functools.partial(_reported, verdict.trail_arn, [f.rule for f in counted], rt, call.account)
@@ -509,17 +534,17 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     region = verdict.trail.home_region if verdict.trail else call.trail.region
     widened = _blast_radius(call, verdict, rt)
     if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
-        first = widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt))
+        first = _shown(widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt)), verdict)
         rt.table.announce(call.event_id, taken.token, first.to_json(), ())
         _note_own_session(call.account, rt)
-    results, planned = revert(verdict, mode, rt.config.policy, rt.table,
+    results, planned = revert(verdict, mode, rt.policy, rt.table,
                               lambda service, where: rt.clients_of(call.account)(service, where),  # noqa: PLW0108 - the member role is assumed only if a revert is made
-                              since=_change_time(call.actor.time), time_left=rt.deadline.for_reading,
+                              since=change_time(call.actor.time), time_left=rt.deadline.for_reading,
                               account=call.account)  # fmt: skip
     said = {r.result for r in results}
     outcome = "reverted" if said == {"done"} else "would-revert" if said == {"dry-run"} else ""
     action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled, apart=bool(outcome))
-    alert = widened(_named(drift_alert(call, counted, verdict.trail_arn, action), rt))
+    alert = _shown(widened(_named(drift_alert(call, counted, verdict.trail_arn, action), rt)), verdict)
     if outcome:  # the calls shown whole, on their own; the headline says what happened
         made = commands([(r.action, r.arguments) for r in results], region)
         alert = replace(alert, outcome=outcome, calls=whole_commands(made, MAX_CALLS_CHARS))
@@ -528,6 +553,14 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     if mode == "on":
         rt.table.announce(call.event_id, taken.token, alert.to_json(), (), replace_alert=True)
     return results, alert
+
+
+def _shown(alert: Alert, verdict: CallVerdict) -> Alert:
+    """A drift alert with what it shows of the trail (so that a person's answer acts only while the trail is
+    still as shown) and the snoozes that held back some of its findings."""
+    trail = verdict.trail
+    state = state_digest(trail.description, trail.status, trail.selectors) if trail else "gone"
+    return replace(alert, state=state, snoozed=snoozed_findings(verdict.findings))
 
 
 def _own_heartbeat(call: TrailCall, rt: Runtime) -> bool:
@@ -560,7 +593,7 @@ def _gap(call: TrailCall, verdict: CallVerdict, rt: Runtime) -> Finding | None:
     if verdict.trail is None or call.event_name not in NARROWING:
         return None
     gap = logging_gap(call.event_name, call.parameters, call.actor.arn, call.actor.time, verdict.trail,
-                      rt.config.policy, call.account)  # fmt: skip
+                      rt.policy, call.account)  # fmt: skip
     return gap if gap is not None and gap.counted else None
 
 
@@ -611,7 +644,7 @@ def last_attempt(attempt: int, event_time: str, now: float | None = None) -> boo
     made (Lambda's third attempt comes at least three minutes after its first) is taken as the last too."""
     if attempt >= LAMBDA_ATTEMPTS:
         return True
-    made = _change_time(event_time, now)
+    made = change_time(event_time, now)
     return attempt >= 2 and made > 0 and (time.time() if now is None else now) - made >= LAST_ATTEMPT_AGE
 
 
@@ -625,7 +658,7 @@ def _reported(trail_arn: str | None, rules: Iterable[str], rt: Runtime, account:
     rt.table.set_reported(reported)
 
 
-def _change_time(timestamp: str, now: float | None = None) -> int:
+def change_time(timestamp: str, now: float | None = None) -> int:
     """When the call was made (``eventTime``, epoch seconds), for "the baseline predates the change"; 0 (not
     known) when it cannot be read, or when it is older than any live delivery can be (Lambda gives up on an
     event after ``MAX_EVENT_AGE``): a replayed record's time says nothing about the baselines stored since."""
@@ -714,7 +747,7 @@ def handle_sweep(sweep: Sweep, rt: Runtime) -> HandlerResult:
         regions=rt.regions(),
         home=rt.home,
         caller_account=lambda: rt.account,
-        policy=rt.config.policy,
+        policy=rt.policy,
         table=rt.table,
         action=SWEEP_ACTION,
         clients=rt.client,
@@ -761,7 +794,7 @@ def _sweep_organization(sweep: Sweep, rt: Runtime) -> HandlerResult:
     notified: set[str] = set()
     failed: list[str] = []
     _finish_begun(sweep.event_id, set(), rt, notified, failed)  # first: what they report is then not owed again
-    regions, policy = rt.watched(), rt.config.policy
+    regions, policy = rt.watched(), rt.policy
     own = plan_sweep(sweep.event_id, cloudtrail=rt.cloudtrail, regions=regions, home=rt.home,
                      caller_account=lambda: rt.account, policy=policy, table=rt.table, action=SWEEP_ACTION,
                      clients=rt.client, account_name=rt.account_name(rt.account))  # fmt: skip
@@ -852,7 +885,7 @@ def handle_batch(batch: SweepBatch, rt: Runtime) -> dict[str, Any]:
     for sweep_id, accounts in _by_sweep([work.orders[m] for m in ready]).items():
         swept, skipped = sweep_accounts(sweep_id, accounts, time_left=rt.deadline.for_reading, access=rt.access,
                                         regions=list(work.orders[by_account[accounts[0].id]].regions), home=rt.home,
-                                        policy=rt.config.policy, table=rt.table, action=SWEEP_ACTION,
+                                        policy=rt.policy, table=rt.table, action=SWEEP_ACTION,
                                         shared=_shared(sweep_id, rt), known=known)  # fmt: skip
         for report in swept:
             work.reports[by_account[report.verdict.account]] = report

@@ -210,12 +210,13 @@ def evaluate_account(
         finding = replace(NO_COMPLIANT_TRAIL.finding(message, where, account=account,
                                                      hint=f"Or create a trail: {_cli(create, region)}"),
                           calls=calls, region=home)  # fmt: skip
-        return AccountVerdict(account, tuple(escalated), (finding,), unread)
+        return AccountVerdict(account, tuple(escalated), _exempted((finding,), account, policy), unread)
     fix = (" Fix the trail, or create one:" if count == 1 else f" Fix one of the {count} trails, or create one:"
            if count else " Create one:")  # fmt: skip
     message = f"No trail in account {account} logs all management events from every region.{fix}"
     finding = NO_COMPLIANT_TRAIL.finding(message, where, account=account)
-    return AccountVerdict(account, tuple(escalated), (finding,), unread)
+    # never exempt by the exemptions file; only a person's snooze of the trail that cost it may hold it back
+    return AccountVerdict(account, tuple(escalated), _exempted((finding,), account, policy), unread)
 
 
 SHORTEST_FIX = 3  # calls at most: beyond that, a person is better served by the trails' own findings

@@ -13,6 +13,11 @@ Items (partition key ``pk``, TTL attribute ``expires_at``):
   was recorded (see ``baseline.py``).
 - ``reverts#<trail arn>``: reverts spent in the current hour, so a trail switched off again and again is not
   fought forever.
+- ``snoozes``: one item holding every snooze (see ``snooze.py``), one attribute per trail, so that each
+  invocation reads them all in one request; an ended snooze is ignored and replaced by the next.
+- ``decision#<id>``: a person's answer to an alert (accept, revert, snooze; from Slack or the command line):
+  who, why, when and what came of it. From Slack the id is ``<alert id>#<action>``, taken with a conditional
+  write, so that a second click (or Slack sending the request again) does nothing twice.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import error_code
 from .baseline import Baseline
+from .snooze import Snooze
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,6 +58,9 @@ RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 4.0)
 MAX_KEY_BYTES = 1024  # DynamoDB takes partition keys of up to 2,048 bytes; event ids are 36
 # What one stored document (alert, baseline) may take, compressed: well inside DynamoDB's 400 KB item limit.
 MAX_STORED_BYTES = 300 * 1024
+DECISION_TTL = 400 * 24 * 3600  # a person's decisions are kept more than a year, for the audit trail
+DECISION_LEASE = 90  # seconds: a decision being carried out (a revert, read back) holds its id this long
+SNOOZES = "snoozes"
 _NAMES = {"#owner": "owner", "#alert": "alert_z", "#done": "done", "#lease": "lease_until", "#sending": "sending",
           "#delivered": "delivered", "#owners": "owners", "#ttl": "expires_at", "#maybe": "maybe"}  # fmt: skip
 
@@ -288,20 +297,103 @@ class StateTable:
     def baselines(self, arns: Iterable[str]) -> dict[str, Baseline]:
         """The stored baseline of each trail that has one."""
         return {
-            arn: Baseline.from_json(unpack(item["baseline_z"]["B"]), int(item.get("recorded_at", {}).get("N", 0)))
+            arn: Baseline.from_json(unpack(item["baseline_z"]["B"]), int(item.get("recorded_at", {}).get("N", 0)),
+                                    item.get("recorded_by", {}).get("S", ""), item.get("reason", {}).get("S", ""))
             for arn, item in self._get_many("baseline#", arns).items()
             if "baseline_z" in item
-        }
+        }  # fmt: skip
 
-    def save_baselines(self, baselines: Iterable[Baseline]) -> None:
+    def save_baselines(self, baselines: Iterable[Baseline], by: str = "", reason: str = "") -> None:
         """Store baselines, each bounded (compressed; too large even so, without its selectors: see
-        ``Baseline.bounded``), stamped with the time they were recorded."""
+        ``Baseline.bounded``), stamped with the time they were recorded (and, for a person's, by whom and why)."""
         now = str(int(self.clock()))
+        who = {"recorded_by": {"S": by[:MAX_KEY_BYTES]}} if by else {}
+        why = {"reason": {"S": reason[:MAX_KEY_BYTES]}} if reason else {}
         self._put_many([
             {"pk": {"S": f"baseline#{b.arn}"}, "baseline_z": {"B": pack(b.bounded(MAX_STORED_BYTES, pack).to_json())},
-             "recorded_at": {"N": now}}
+             "recorded_at": {"N": now}, **who, **why}
             for b in baselines
         ])  # fmt: skip
+
+    # --- a person's answers: the stored alert, decisions, snoozes ------------------------------------------
+
+    def alert(self, key: str) -> str:
+        """The alert stored under ``key`` (its JSON), or "" when there is none."""
+        item = self._get_many("", [_alert_key(key)["pk"]["S"]]).get(_alert_key(key)["pk"]["S"], {})
+        return _stored_alert(item)
+
+    def decision(self, key: str) -> dict[str, str]:
+        """What the decision ``decision#<key>`` recorded (``by``, ``action``, ``at``, ``state``, ``result``...), or
+        {} when none was taken."""
+        item = self._get_many("decision#", [key]).get(key, {})
+        return {k: str(v.get("S") or v.get("N") or "") for k, v in item.items() if k != "pk"}
+
+    def take_decision(self, key: str, fields: Mapping[str, str]) -> bool:
+        """Take ``decision#<key>`` for a person's action (one conditional write): False when it was taken before
+        and not given back, and its holder's lease has not run out."""
+        now = int(self.clock())
+        values = {f":{k}": {"S": v} for k, v in fields.items()}
+        names = {f"#{k}": k for k in fields}
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": f"decision#{key}"}},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields)
+                + ", #state = :taken, #lease = :lease, #at = :now, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(pk) OR #state = :failed OR "
+                "(#state = :taken AND #lease < :now)",
+                ExpressionAttributeNames={**names, "#state": "state", "#lease": "lease_until", "#at": "at",
+                                          "#ttl": "expires_at"},
+                ExpressionAttributeValues={**values, ":taken": {"S": "taken"}, ":failed": {"S": "failed"},
+                                           ":lease": {"N": str(now + DECISION_LEASE)}, ":now": {"N": str(now)},
+                                           ":ttl": {"N": str(now + DECISION_TTL)}},
+            )  # fmt: skip
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def settle_decision(self, key: str, state: str, result: str) -> None:
+        """What came of decision ``key``: ``done`` (it is not taken again), or ``failed`` (it may be again)."""
+        now = int(self.clock())
+        self.client.update_item(
+            TableName=self.table, Key={"pk": {"S": f"decision#{key}"}},
+            UpdateExpression="SET #state = :state, #result = :result, #done_at = :now, #ttl = :ttl",
+            ExpressionAttributeNames={"#state": "state", "#result": "result", "#done_at": "done_at",
+                                      "#ttl": "expires_at"},
+            ExpressionAttributeValues={":state": {"S": state}, ":result": {"S": result[:4000]},
+                                       ":now": {"N": str(now)}, ":ttl": {"N": str(now + DECISION_TTL)}},
+        )  # fmt: skip
+
+    def snooze(self, snooze: Snooze) -> None:
+        """Set (or replace) the trail's snooze, in the one ``snoozes`` item (one write)."""
+        entry = {"arn": {"S": snooze.arn}, "until": {"N": str(snooze.until)}, "by": {"S": snooze.by[:MAX_KEY_BYTES]},
+                 "reason": {"S": snooze.reason[:MAX_KEY_BYTES]}, "at": {"N": str(snooze.at or int(self.clock()))},
+                 "rules": {"L": [{"S": r} for r in snooze.rules]}, "account": {"S": snooze.account}}  # fmt: skip
+        self.client.update_item(
+            TableName=self.table, Key={"pk": {"S": SNOOZES}}, UpdateExpression="SET #trail = :entry",
+            ExpressionAttributeNames={"#trail": _snooze_attribute(snooze.arn)},
+            ExpressionAttributeValues={":entry": {"M": entry}},
+        )  # fmt: skip
+
+    def snoozes(self, now: float | None = None) -> list[Snooze]:
+        """The snoozes still running at ``now`` (one consistent read)."""
+        at = self.clock() if now is None else now
+        item = self._get_many("", [SNOOZES]).get(SNOOZES, {})
+        found = []
+        for name, value in item.items():
+            entry = value.get("M") if name.startswith("s_") else None
+            if not entry:
+                continue
+            snooze = Snooze(
+                arn=entry.get("arn", {}).get("S", ""), until=int(entry.get("until", {}).get("N", 0)),
+                by=entry.get("by", {}).get("S", ""), reason=entry.get("reason", {}).get("S", ""),
+                rules=tuple(r.get("S", "") for r in entry.get("rules", {}).get("L", [])),
+                at=int(entry.get("at", {}).get("N", 0)), account=entry.get("account", {}).get("S", ""),
+            )  # fmt: skip
+            if snooze.arn and snooze.active(at):
+                found.append(snooze)
+        return sorted(found, key=lambda s: s.arn)
 
     def spend_revert(self, arn: str, limit: int = REVERTS_PER_HOUR) -> bool:
         """Count one revert of ``arn``; False once ``limit`` reverts were spent within the hour (at most 2 writes)."""
@@ -389,6 +481,11 @@ def _alert_key(key: str) -> dict[str, Any]:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return {"pk": {"S": f"alert#{key}"}}
+
+
+def _snooze_attribute(arn: str) -> str:
+    """The ``snoozes`` item's attribute for one trail: named by a digest, since an ARN is no attribute name."""
+    return "s_" + hashlib.sha256(arn.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _place(key: str) -> tuple[str, str]:

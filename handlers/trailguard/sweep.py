@@ -21,6 +21,7 @@ from .judge import AccountVerdict, Policy, TrailState, evaluate_account
 from .read import ClientFactory, read_account, read_extras
 from .rules import Clients, Facts
 from .rules.not_evaluable import NOT_EVALUABLE
+from .snooze import snoozed_findings
 from .state_table import ACCOUNT_KEY, StateTable, Unprocessed, fingerprint
 
 LOG = logging.getLogger(__name__)
@@ -130,14 +131,16 @@ def plan_sweep(
                 region=trail.home_region, account=state.account, action=action,
                 trail_name=trail.name, trail_arn=trail.arn, exempt=trail_verdict.exempt,
             )  # fmt: skip
+            alert = replace(alert, snoozed=snoozed_findings(trail_verdict.findings))
             gone = _gone(before.get(trail.arn, ""), now[trail.arn])
             report.alerts.append((trail.arn, now[trail.arn], replace(alert, account_name=account_name, resolved=gone)))
     if now[subject] != before.get(subject, ""):
         alert = sweep_alert(
             alert_key(sweep_id, subject, now[subject]), tuple(f for f in verdict.findings if f.counted),
             what=f"account {verdict.account}", region=home, account=verdict.account, action=action,
-            trail_name="(account)",
+            trail_name="(account)", exempt=any(f.exempt for f in verdict.findings),
         )  # fmt: skip
+        alert = replace(alert, snoozed=snoozed_findings(verdict.findings))
         gone = _gone(before.get(subject, ""), now[subject])
         report.alerts.append((subject, now[subject], replace(alert, account_name=account_name, resolved=gone)))
     return report

@@ -15,6 +15,7 @@ from .text import (
     account_label,
     clean,
     clip,
+    held_back,
     one_line,
     safe_url,
     status_label,
@@ -49,6 +50,13 @@ def email_subject(alert: Alert) -> str:
     title = SUBJECT_TITLES.get(alert.kind, "alert")
     where = _ascii(f"{alert.account} {alert.region}")[:40]
     subject = f"[trailguard] {_ascii(status_label(alert))[:12]} {title}: {trail}" + (f" ({where})" if where else "")
+    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 3] + "..."
+
+
+def notice_subject(what: str, trail_name: str) -> str:
+    """``[trailguard] Accepted as baseline: prod-trail``: a person's answer to an alert, as SNS accepts it."""
+    trail = _ascii(trail_name) or "(no trail)"
+    subject = f"[trailguard] {_ascii(what)[:40]}: {trail}"
     return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 3] + "..."
 
 
@@ -114,8 +122,9 @@ def email_body(alert: Alert) -> str:
     about = "" if alert.trail_name.startswith(PART) else "trail "
     lines = [f"{_value(status_label(alert), 20)}: {title} on {about}{_value(alert.trail_name, 200)}", ""]
     lines += [_value(alert.summary, 2000), ""]
-    if alert.note:
-        lines += [_value(alert.note, 500), ""]
+    for said in (alert.note, held_back(alert)):
+        if said:
+            lines += [_value(said, 500), ""]
     lines += ["Where"]
     lines += [f"  {subject_label(alert) + ':':<12} {_value(alert.trail_name, 200)}"]
     if alert.trail_arn:

@@ -22,6 +22,7 @@ from .text import (
     code,
     code_block,
     escape_slack,
+    held_back,
     md,
     one_line,
     safe_url,
@@ -166,12 +167,49 @@ def _findings(alert: Alert, budget: int, most_blocks: int) -> list[Block]:
     return blocks
 
 
-def _footer(alert: Alert) -> list[Block]:
+# The buttons a person answers a drift alert with (``SLACK_BUTTONS=on``): each carries the alert's id, and the
+# interaction endpoint acts only while the trail is still as the alert shows it.
+REVERT, ACCEPT, SNOOZE = "trailguard-revert", "trailguard-accept", "trailguard-snooze"
+ANSWERS = {
+    REVERT: ("Revert now", "danger", "Put the trail back as its baseline has it, now?"),
+    ACCEPT: ("Accept as baseline", "primary", "Record the trail as it is now as its baseline? The detector will "
+                                              "restore this configuration from then on."),
+    SNOOZE: ("Snooze 2 h", "", ""),
+}  # fmt: skip
+ANSWERS_BLOCK = "trailguard-answers"
+
+
+def answerable(alert: Alert) -> bool:
+    """Whether a person may answer the alert from Slack: a drift alert about a trail, which remembers what it
+    showed of it."""
+    return alert.kind == "drift" and bool(alert.trail_arn) and bool(alert.state)
+
+
+def _answers(alert: Alert) -> list[Block]:
+    buttons = []
+    for action_id, (label, style, question) in ANSWERS.items():
+        button: Block = {"type": "button", "text": _plain(label), "action_id": action_id, "value": alert.key[:2000]}
+        if style:
+            button["style"] = style
+        if question:
+            button["confirm"] = {"title": _plain("trailguard"), "text": _plain(question), "confirm": _plain(label),
+                                 "deny": _plain("Cancel")}  # fmt: skip
+        buttons.append(button)
+    return buttons
+
+
+def _footer(alert: Alert, buttons: bool = False) -> list[Block]:
     blocks: list[Block] = []
     url = safe_url(alert.console_url)
+    elements = _answers(alert) if buttons and answerable(alert) else []
     if url:
-        button = {"type": "button", "text": _plain(CONSOLE_BUTTON), "url": url, "action_id": "trailguard-console"}
-        blocks.append({"type": "actions", "elements": [button]})
+        elements.append({"type": "button", "text": _plain(CONSOLE_BUTTON), "url": url,
+                         "action_id": "trailguard-console"})  # fmt: skip
+    if elements:
+        block: Block = {"type": "actions", "elements": elements}
+        if len(elements) > 1:
+            block["block_id"] = ANSWERS_BLOCK
+        blocks.append(block)
     rules = md(", ".join(alert.rules), 400) or "none"
     notes = [_mrkdwn(f"trailguard alert {code(alert.key, 200)}"), _mrkdwn(f"Rules: {rules}")]
     blocks.append({"type": "context", "elements": notes})
@@ -183,8 +221,9 @@ def _fallback(alert: Alert) -> str:
     title = TITLES.get(alert.kind, "trailguard alert")
     where = f"{alert.trail_name} (account {account_label(alert)}, {alert.region})"
     lines = [f"{md(status_label(alert), 20)} {title}: {md(where, 400)}. {md(alert.summary, 600)}"]
-    if alert.note:
-        lines.append(md(alert.note, 500))
+    for said in (alert.note, held_back(alert)):
+        if said:
+            lines.append(md(said, 500))
     if alert.actor is not None:
         lines.append(md(f"Who: {_actor_line(alert.actor)}", 800))
     if alert.error:
@@ -221,18 +260,20 @@ def _did(alert: Alert) -> str:
     return f"{text}\n```{fitted}```"
 
 
-def slack_message(alert: Alert) -> dict[str, Any]:
-    """``{"text": fallback, "blocks": [...]}`` for ``chat.postMessage`` or an incoming webhook.
+def slack_message(alert: Alert, buttons: bool = False) -> dict[str, Any]:
+    """``{"text": fallback, "blocks": [...]}`` for ``chat.postMessage`` or an incoming webhook; with ``buttons``
+    (``SLACK_BUTTONS=on``), a drift alert carries *Revert now*, *Accept as baseline* and *Snooze 2 h*.
 
     Post it without ``link_names`` or ``parse=full``, which would turn bare names back into mentions.
     """
     top = [_header(alert), _summary(alert), _where(alert), _who(alert)]
-    if alert.note:
-        top.insert(2, {"type": "context", "elements": [_plain(clip(escape_slack(one_line(alert.note)), 500))]})
+    for said in (held_back(alert), alert.note):
+        if said:
+            top.insert(2, {"type": "context", "elements": [_plain(clip(escape_slack(one_line(said)), 500))]})
     if alert.error:
         top.append(_section(f"*How it failed*\n{code(alert.error, 800)}"))
     top.append({"type": "divider"})
-    bottom = [{"type": "divider"}, _section(_did(alert)), *_footer(alert)]
+    bottom = [{"type": "divider"}, _section(_did(alert)), *_footer(alert, buttons)]
     budget = MAX_BLOCKS_JSON - _json_width(top + bottom) - 300  # 300: room for the "… and N more" note
     findings = _findings(alert, budget, MAX_BLOCKS - len(top) - len(bottom))
     return {"text": _fallback(alert), "blocks": [*top, *findings, *bottom]}

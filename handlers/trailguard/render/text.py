@@ -134,3 +134,8 @@ def subject_label(alert: Alert) -> str:
 def account_label(alert: Alert) -> str:
     """The account as an alert names it: its id, and its name in the organization when known."""
     return f"{alert.account} ({alert.account_name})" if alert.account_name else alert.account
+
+
+def held_back(alert: Alert) -> str:
+    """What the alert says of the snoozes that held back some of the trail's findings, or ""."""
+    return f"Held back by a snooze (not alerted, not reverted while it runs): {alert.snoozed}" if alert.snoozed else ""
