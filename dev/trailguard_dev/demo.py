@@ -6,7 +6,8 @@ S3 and Lambda data events, an alert topic with an email inbox, the Slack secret,
 scenario makes a real API call against the emulator, builds the CloudTrail event that call produces, in the
 shape real records have, and hands it to the real Lambda handler (or, for a call whose event is lost, runs the
 scheduled sweep); the Slack message and the email are shown as people receive them. Some attacks are then
-played with REMEDIATION_MODE=dry-run, and all of them again with REMEDIATION_MODE=on.
+played with REMEDIATION_MODE=dry-run, and all of them again with REMEDIATION_MODE=on. Two alerts are then
+answered from Slack, by clicks signed as Slack signs them: *Accept as baseline* and *Revert now*.
 
 To stay readable to the end, each kind of Slack message (its headline without the trail) is shown in full the
 first time, and later ones only by the lines that differ from that first one; an email shows its subject, and
@@ -484,7 +485,8 @@ INTRO = (
     "`trailguard demo --brief` shows only the verdicts and the summary."
 )
 DETECTOR_ENV = ("STATE_TABLE", "ALERT_TOPIC_ARN", "SLACK_SECRET_ARN", "REMEDIATION_MODE", "MEMBER_ROLE_NAME",
-                "ORGANIZATION_ID", "WATCHED_REGIONS", "SWEEP_QUEUE_URL", "DETECTOR_RESOURCES")  # fmt: skip
+                "ORGANIZATION_ID", "WATCHED_REGIONS", "SWEEP_QUEUE_URL", "DETECTOR_RESOURCES", "SLACK_BUTTONS",
+                "SLACK_SIGNING_SECRET_ARN", "SLACK_ALLOWED_USERS")  # fmt: skip
 
 
 def run_demo(port: int = 0, brief: bool = False) -> int:
@@ -516,6 +518,11 @@ def run_demo(port: int = 0, brief: bool = False) -> int:
         story.say()
         story.banner("WATCH THE WATCHERS (the detector itself, and the event pipeline)")
         outcomes += run_watchers(account)
+        from .demo_answer import run_answers
+
+        story.say()
+        story.banner("ANSWER FROM SLACK (SLACK_BUTTONS=on; clicks signed locally with the app's signing secret)")
+        outcomes += run_answers(account)
         from .demo_org import run_organization
 
         story.say()

@@ -150,8 +150,8 @@ def accept(rt: Runtime, target: Target, by: str, reason: str, reading: Reading |
                             reason=reason)  # fmt: skip
     where = ", ".join(f"{DESTINATION_NAMES[k]} {v}" for k, v in sorted(state.description.items())
                       if k in DESTINATION_NAMES and v) or "no destination"  # fmt: skip
-    return Answer(True, f"Trail {target.name} accepted as its baseline by {by} ({reason or 'no reason given'}). "
-                        f"From now on the detector restores this configuration: {where}.", changed=True)  # fmt: skip
+    return Answer(True, f"Trail {target.name} accepted as its baseline ({reason or 'no reason given'}). From now on "
+                        f"the detector restores this configuration: {where}.", changed=True)  # fmt: skip
 
 
 def revert_now(rt: Runtime, target: Target, by: str, *, dry_run: bool, since: int = 0) -> Answer:
@@ -187,8 +187,9 @@ def revert_now(rt: Runtime, target: Target, by: str, *, dry_run: bool, since: in
         return Answer(False, f"The revert of trail {target.name} did not work: " + "; ".join(
             f"{r.action} {r.result}: {r.detail}" for r in failed), tuple(said), changed=True)  # fmt: skip
     more = f" Not reverted: {planned.why_not}." if planned.why_not else ""
-    return Answer(True, f"Trail {target.name} reverted by {by}: {len(results)} call(s) made, and the trail read back "
-                        f"as it should be.{more}", tuple(said), changed=True)  # fmt: skip
+    made = ", ".join(r.action for r in results)
+    return Answer(True, f"Trail {target.name} reverted ({made}), and it read back as it should be.{more}",
+                  tuple(said), changed=True)  # fmt: skip
 
 
 def snooze(rt: Runtime, target: Target, by: str, reason: str, *, seconds: int, rules: tuple[str, ...] | None = None,

@@ -103,15 +103,15 @@ def _carry_out(args: argparse.Namespace, rt: Any, target: answers.Target, caller
     if answer.changed:
         fields = {"action": action, "by": caller, "reason": args.reason or "", "trail": target.arn, "via": "cli"}
         answers.record(rt, f"cli:{uuid.uuid4()}", fields, answer)
-    return _answer(args, target, answer)
+    return _answer(args, target, answer, caller)
 
 
-def _answer(args: argparse.Namespace, target: answers.Target, answer: answers.Answer) -> int:
+def _answer(args: argparse.Namespace, target: answers.Target, answer: answers.Answer, caller: str = "") -> int:
     if args.json:
         print(json.dumps({"done": answer.done, "said": answer.said, "trail_arn": target.arn,
                           "commands": list(answer.commands)}, indent=2))  # fmt: skip
     elif answer.done:
-        print(answer.said)
+        print(answer.said + (f" Recorded as {caller}." if answer.changed else ""))
     else:
         print(f"trailguard: refused: {answer.said}", file=sys.stderr)
     if answer.commands and not args.json:

@@ -44,7 +44,8 @@ def redirect() -> None:
 
 def redirected_record() -> dict[str, Any]:
     """The record of the UpdateTrail that ``redirect`` made."""
-    return event("updatetrail_single_region", trail=TRAIL, requestParameters={"name": TRAIL, "s3BucketName": OTHER_BUCKET})
+    redirect = {"name": TRAIL, "s3BucketName": OTHER_BUCKET}
+    return event("updatetrail_single_region", trail=TRAIL, requestParameters=redirect)
 
 
 def trailguard(*args: str) -> Any:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from trailguard_dev.demo import ATTACKS, BENIGN, DRY_RUN, SWEPT, TITLE_WIDTH, WIDTH, _fit, message_kind
+from trailguard_dev.demo_answer import TITLES as ANSWERS
 from trailguard_dev.demo_org import TITLES
 from trailguard_dev.demo_watch import TITLES as WATCHERS
 
@@ -31,7 +32,7 @@ def _rows(summary: list[str]) -> list[tuple[str, str, str, str]]:
     for line in summary[2:]:
         if match := ROW.match(line):
             rows.append((phase, match["title"].rstrip(), match["verdict"], match["ok"]))
-        elif re.fullmatch(r"  [a-z][a-z ]+", line):
+        elif re.fullmatch(r"  [a-z][A-Za-z ]+", line):
             phase = line.strip()
     return rows
 
@@ -62,6 +63,7 @@ def _check_full(done: Audit) -> None:
     expected += [("dry run", _fit(s.title, TITLE_WIDTH), s.status, "yes") for s in DRY_RUN]
     expected += [("remediation on", _fit(s.title, TITLE_WIDTH), s.status, "yes") for s in ATTACKS]
     expected += [("watch watchers", _fit(title, TITLE_WIDTH), "drift", "yes") for title in WATCHERS]
+    expected += [("answer from Slack", _fit(title, TITLE_WIDTH), "answered", "yes") for title in ANSWERS]
     expected += [("organization", _fit(title, TITLE_WIDTH), "drift", "yes") for title in TITLES]
     assert _rows(summary) == expected
     assert [line for line in summary if len(line) > WIDTH] == []
@@ -71,7 +73,8 @@ def _check_full(done: Audit) -> None:
     )
 
     phases = _phases(done.stdout)
-    assert list(phases) == ["ALERT ONLY", "DRY RUN", "REMEDIATION ON", "WATCH THE WATCHERS", "ORGANIZATION"]
+    assert list(phases) == ["ALERT ONLY", "DRY RUN", "REMEDIATION ON", "WATCH THE WATCHERS", "ANSWER FROM SLACK",
+                            "ORGANIZATION"]  # fmt: skip
     alert_only = _scenarios(phases["ALERT ONLY"])
     assert len(alert_only) == len(ATTACKS + BENIGN + SWEPT)
     # the duplicate sent nothing and shows nothing
@@ -110,6 +113,15 @@ def _check_full(done: Audit) -> None:
     assert "Account: " in organization and " (prod)" in organization  # alerts name the member account
     assert "Blast radius: 3 of 4 accounts" in organization
     assert 'batch answer: {"batchItemFailures": []}' in organization
+    answered = _scenarios(phases["ANSWER FROM SLACK"])
+    assert "[Accept as baseline]" in answered[0] and "[Revert now]" in answered[1]  # the alerts' buttons
+    assert "A forged click (signed with another secret): HTTP 401, nothing done" in answered[0]
+    assert "Accept as baseline clicked by <@U0SECLEAD>: the endpoint answered HTTP 200" in answered[0]
+    assert "Slack, in the alert's thread: Accepted as baseline by <@U0SECLEAD>" in answered[0]
+    assert "SNS notice  Subject: [trailguard] Accepted as baseline: org-audit" in answered[0]
+    assert "the next sweep: compliant, findings: -" in answered[0]
+    assert "revert: StartLogging -> suspended" in answered[1] and "is logging again: yes" in answered[1]
+    assert "Slack, in the alert's thread: Reverted now by <@U0SECLEAD>" in answered[1]
     assert '"level"' not in done.stdout  # the handler's own log lines stay out of the story
 
 
