@@ -67,6 +67,9 @@ EVENT_PATTERN: dict[str, Any] = {
 # What the handler calls. DescribeTrails, DescribeRegions and ListStacks take no resource-level permissions
 # (ListStacks: whether a call CloudFormation made on a part of the detector was the detector's own deployment).
 LIST_ACTIONS = ("cloudtrail:DescribeTrails", "ec2:DescribeRegions", "cloudformation:ListStacks")
+# The interaction function reads the one trail an alert names and never judges a call on the detector's parts:
+# it lists trails and regions, but not stacks.
+INTERACTION_LIST_ACTIONS = LIST_ACTIONS[:2]
 TRAIL_READ_ACTIONS = (
     "cloudtrail:GetEventSelectors",
     "cloudtrail:GetInsightSelectors",  # for the baseline
@@ -142,6 +145,16 @@ def dead_letter_queue(scope: Construct, construct_id: str, name: str | None = No
 # Every rule, schedule and alarm the detector creates is named with this prefix: the handler knows its parts by
 # name (``DETECTOR_RESOURCES``), and a name is known before the resource exists, so no reference loops back.
 PREFIX = "trailguard"
+# The interaction function's role, named so that a member role can trust it before the hub's deployment says its
+# ARN: ``trailguard-interaction-<home region>`` in the hub account (IAM is global; the detector is regional).
+INTERACTION_ROLE = f"{PREFIX}-interaction"
+# The interaction function answers Slack's button clicks: each click is one synchronous invocation by the Function
+# URL. Slack stops waiting for the answer after 3 seconds, but the invocation goes on: the timeout leaves a revert
+# room for its reads and calls in the trail's home region. Reserved concurrency 5 is a floor and a ceiling: clicks
+# are never starved by other functions, and a flood of requests to the public URL (each refused for its signature)
+# cannot take the drift handler's or the account's concurrency.
+INTERACTION_TIMEOUT = Duration.seconds(60)
+INTERACTION_CONCURRENCY = 5
 # The EventBridge calls that disable, redirect or delete a rule: both side rules match them, so that each
 # sees the other one disabled (the heartbeat sees the first one's).
 RULE_CALLS = ("DeleteRule", "DisableRule", "PutRule", "PutTargets", "RemoveTargets")
@@ -322,20 +335,20 @@ def own_trails() -> str:
     return f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
 
 
-def trail_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
-    """What judging the account's own trails reads: the list of trails and regions, each trail, and whatever
-    the rules' own reads need. The detector's role and the member role in organization mode share them."""
+def trail_read_statements(role: iam.Role, list_actions: tuple[str, ...] = LIST_ACTIONS) -> list[iam.PolicyStatement]:
+    """What judging the account's own trails reads: the list of trails and regions (``list_actions``), each
+    trail, and whatever the rules' own reads need. The detector's role, the interaction function's and the member
+    role in organization mode share them."""
     acknowledge(role, {
         "AwsSolutions-IAM5[Resource::*]": (
-            "cloudtrail:DescribeTrails, ec2:DescribeRegions and cloudformation:ListStacks take no resource-level "
-            "permissions."
+            f"{', '.join(list_actions[:-1])} and {list_actions[-1]} take no resource-level permissions."
         ),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudtrail:*:<AWS::AccountId>:trail/*]": (
             "trailguard watches every trail of the account it reads, in every region, including new ones."
         ),
     })  # fmt: skip
     statements = [
-        iam.PolicyStatement(sid="ListTrailsAndRegions", actions=list(LIST_ACTIONS), resources=["*"]),
+        iam.PolicyStatement(sid="ListTrailsAndRegions", actions=list(list_actions), resources=["*"]),
         iam.PolicyStatement(sid="ReadTrails", actions=list(TRAIL_READ_ACTIONS), resources=[own_trails()]),
     ]
     return statements + rule_read_statements(role)
@@ -369,6 +382,28 @@ def rule_read_statements(role: iam.Role) -> list[iam.PolicyStatement]:
     return statements
 
 
+def state_and_alert_statements(
+    table: dynamodb.ITableV2, topic: sns.ITopic, key: kms.IKey, log_group: logs.ILogGroup
+) -> list[iam.PolicyStatement]:
+    """What both functions write: the state table, the alert topic (and its key) and the function's own logs."""
+    return [
+        iam.PolicyStatement(sid="State", actions=list(STATE_ACTIONS), resources=[table.table_arn]),
+        iam.PolicyStatement(sid="Alert", actions=["sns:Publish"], resources=[topic.topic_arn]),
+        iam.PolicyStatement(sid="AlertKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
+        iam.PolicyStatement(
+            sid="Logs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+        ),
+    ]
+
+
+def secret_statement(sid: str, secret: secretsmanager.ISecret) -> iam.PolicyStatement:
+    """Reading the secret named by name: ``from_secret_name_v2``'s partial ARN plus Secrets Manager's six random
+    characters."""
+    return iam.PolicyStatement(
+        sid=sid, actions=["secretsmanager:GetSecretValue"], resources=[f"{secret.secret_arn}-??????"]
+    )
+
+
 def security_hub_statement(region: str = Aws.REGION) -> iam.PolicyStatement:
     """BatchImportFindings for the account's own custom-integration product, in the detector's region: Security
     Hub takes such findings only from the account they are about (the member role imports a member's)."""
@@ -399,6 +434,55 @@ def revert_statements(role: iam.Role) -> list[iam.PolicyStatement]:
     for service, actions in sorted(by_service.items()):  # a rule whose fix calls another service
         statements.append(_account_scoped(role, f"Revert{service.title()}", service, actions))
     return statements
+
+
+def handler_code(shipped: dict[str, str]) -> lambda_.Code:
+    """The Lambda's code: ``handlers/`` and its pinned requirements, bundled locally, with ``shipped`` (the
+    exemptions file) beside the sources. The drift handler and the interaction function run the same asset."""
+    return lambda_.Code.from_asset(
+        str(HANDLERS),
+        exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"],
+        # the asset hash follows the handler sources and the shipped exemptions (a new file redeploys)
+        asset_hash_type=AssetHashType.CUSTOM if shipped else None,
+        asset_hash=source_hash(HANDLERS, shipped) if shipped else None,
+        bundling=BundlingOptions(
+            image=RUNTIME.bundling_image,
+            local=LocalPythonBundling(HANDLERS, PYTHON_VERSION, PLATFORM, shipped),
+        ),
+    )
+
+
+def function_logs(scope: Construct, construct_id: str, key: kms.IKey) -> logs.LogGroup:
+    """A function's log group: a year, encrypted with the alert key, kept with the stack's deletion."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=logs.RetentionDays.ONE_YEAR,
+        encryption_key=key,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+NO_RESERVATION = (
+    "Deployed with reservedConcurrency=0: the account's Lambda concurrency quota leaves no room for a reservation "
+    "(see the README)."
+)
+NO_VPC = (
+    "The function needs no VPC: it calls only AWS APIs and Slack, over HTTPS, and reaches no private resource; in a "
+    "VPC it would need a NAT gateway or an endpoint per service."
+)
+NO_SECRET_IN_ENVIRONMENT = (
+    "The environment holds no secret, only names, ARNs and settings (the Slack token and signing secret stay in "
+    "Secrets Manager); Lambda encrypts it at rest with an AWS-managed key."
+)
+# What the interaction function shares with the drift handler's environment, with the same values.
+SHARED_ENVIRONMENT = (
+    "STATE_TABLE",
+    "ALERT_TOPIC_ARN",
+    "REMEDIATION_MODE",
+    "ALLOWED_EXCLUDED_SOURCES",
+    "EXEMPTIONS_FILE",
+)
 
 
 class DetectorStack(Stack):
@@ -461,13 +545,7 @@ class DetectorStack(Stack):
                 )}},
             )
         )  # fmt: skip
-        log_group = logs.LogGroup(
-            self,
-            "HandlerLogs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        log_group = function_logs(self, "HandlerLogs", key)
         secret = (
             secretsmanager.Secret.from_secret_name_v2(self, "SlackSecret", settings.slack_secret_name)
             if settings.slack_secret_name
@@ -502,10 +580,16 @@ class DetectorStack(Stack):
         ]  # fmt: skip
         if secret is not None:  # named by name: its ARN ends in six random characters
             self.parts += [secret.secret_arn, f"{secret.secret_arn}-??????"]
-        environment["DETECTOR_RESOURCES"] = ",".join(self.parts)
         shipped = {EXEMPTIONS_FILE: settings.exemptions_json} if settings.exemptions_json else {}
         if shipped:
             environment["EXEMPTIONS_FILE"] = EXEMPTIONS_FILE
+        code = handler_code(shipped)  # one asset, which both functions run
+        self.interaction: lambda_.Function | None = None  # with slackInteractivity: Slack's buttons land there
+        self.interaction_role: iam.Role | None = None
+        if settings.slack_interactivity:
+            environment["SLACK_BUTTONS"] = "on"
+            self.parts += self._interaction(settings, code, environment, key=key, topic=topic, table=table)
+        environment["DETECTOR_RESOURCES"] = ",".join(self.parts)
         handler = lambda_.Function(
             self,
             "DriftHandler",
@@ -513,17 +597,7 @@ class DetectorStack(Stack):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="drift_handler.handler",
-            code=lambda_.Code.from_asset(
-                str(HANDLERS),
-                exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"],
-                # the asset hash follows the handler sources and the shipped exemptions (a new file redeploys)
-                asset_hash_type=AssetHashType.CUSTOM if shipped else None,
-                asset_hash=source_hash(HANDLERS, shipped) if shipped else None,
-                bundling=BundlingOptions(
-                    image=RUNTIME.bundling_image,
-                    local=LocalPythonBundling(HANDLERS, PYTHON_VERSION, PLATFORM, shipped),
-                ),
-            ),
+            code=code,
             role=role,
             # The handler budgets its reads and sends against these, and sizes its delivery lease to outlive them
             timeout=Duration.seconds(TIMEOUT_SECONDS),
@@ -536,22 +610,14 @@ class DetectorStack(Stack):
             reserved_concurrent_executions=settings.reserved_concurrency or None,
         )
         if not settings.reserved_concurrency:
-            checkov_skip(
-                handler,
-                {
-                    "CKV_AWS_115": "Deployed with reservedConcurrency=0: the account's Lambda concurrency "
-                    "quota leaves no room for a reservation (see the README)."
-                },
-            )
+            checkov_skip(handler, {"CKV_AWS_115": NO_RESERVATION})
         checkov_skip(handler, {
             "CKV_AWS_116": "Failed asynchronous invocations already go to the Undelivered queue, the function's "
                            "on-failure destination (AWS::Lambda::EventInvokeConfig), with the error that ended them; "
                            "the organization sweep's SQS messages have their own redrive queue. This check looks "
                            "only for a DeadLetterConfig, which would send the same failures to a second queue.",
-            "CKV_AWS_117": "The function needs no VPC: it calls only AWS APIs and Slack, over HTTPS, and reaches no "
-                           "private resource; in a VPC it would need a NAT gateway or an endpoint per service.",
-            "CKV_AWS_173": "The environment holds no secret, only names, ARNs and settings (the Slack token stays in "
-                           "Secrets Manager); Lambda encrypts it at rest with an AWS-managed key.",
+            "CKV_AWS_117": NO_VPC,
+            "CKV_AWS_173": NO_SECRET_IN_ENVIRONMENT,
         })  # fmt: skip
         for rule_id, matches, pattern in watched_rules():
             events.Rule(
@@ -589,6 +655,89 @@ class DetectorStack(Stack):
         self.parts += arns
         self.handler.add_environment("DETECTOR_RESOURCES", ",".join(self.parts))
 
+    def _interaction(
+        self,
+        settings: DeploySettings,
+        code: lambda_.Code,
+        handler_environment: dict[str, str],
+        *,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        table: dynamodb.ITableV2,
+    ) -> list[str]:
+        """The interaction function, behind a Function URL that Slack posts the alerts' button clicks to; returns
+        its parts, for ``DETECTOR_RESOURCES``. The URL takes no IAM authentication, since Slack cannot sign a request
+        with SigV4: the function authenticates every request by its Slack signature (the app's signing secret) and
+        acts only for the allowed users. It runs the drift handler's code and shares its settings."""
+        signing = secretsmanager.Secret.from_secret_name_v2(
+            self, "SlackSigningSecret", settings.slack_signing_secret_name
+        )
+        log_group = function_logs(self, "InteractionLogs", key)
+        role = iam.Role(
+            self,
+            "InteractionRole",
+            role_name=f"{INTERACTION_ROLE}-{self.region}",  # the region by name when the stack has one
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        statements = [
+            *trail_read_statements(role, INTERACTION_LIST_ACTIONS),
+            *state_and_alert_statements(table, topic, key, log_group),
+            secret_statement("SlackSigningSecret", signing),
+        ]
+        if settings.remediation_mode == "on":  # "Revert now" makes the drift handler's calls, and only then
+            statements += revert_statements(role)
+        for statement in statements:
+            role.add_to_policy(statement)
+        shared = {name: handler_environment[name] for name in SHARED_ENVIRONMENT if name in handler_environment}
+        function = lambda_.Function(
+            self,
+            "InteractionHandler",
+            description="trailguard: acts on the buttons of a Slack alert (revert, accept, snooze)",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="interaction_handler.handler",
+            code=code,
+            role=role,
+            timeout=INTERACTION_TIMEOUT,
+            memory_size=256,
+            environment={
+                **shared,
+                "SLACK_SIGNING_SECRET_ARN": signing.secret_arn,
+                "SLACK_ALLOWED_USERS": ",".join(settings.slack_allowed_users),
+            },
+            log_group=log_group,
+            reserved_concurrent_executions=INTERACTION_CONCURRENCY if settings.reserved_concurrency else None,
+        )
+        url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        if not settings.reserved_concurrency:
+            checkov_skip(function, {"CKV_AWS_115": NO_RESERVATION})
+        checkov_skip(function, {
+            "CKV_AWS_116": "Invoked synchronously only, by its Function URL: nothing is queued or retried, and a "
+                           "failed click is shown to the person who made it in Slack, who can click again.",
+            "CKV_AWS_117": NO_VPC,
+            "CKV_AWS_173": NO_SECRET_IN_ENVIRONMENT,
+        })  # fmt: skip
+        checkov_skip(url, {
+            "CKV_AWS_258": "Slack posts the button clicks and cannot sign a request with SigV4 (AWS_IAM): the "
+                           "function verifies every request's Slack signature and timestamp with the app's signing "
+                           "secret, and acts only for the allowed Slack users.",
+        })  # fmt: skip
+        CfnOutput(
+            self,
+            "InteractionUrl",
+            value=url.url,
+            description="The Slack app's Interactivity Request URL",
+        )
+        self.interaction, self.interaction_role = function, role  # organization mode adds to them
+        # References to this function's own resources, none of which refers to the drift handler: no loop.
+        return [
+            function.function_arn,
+            role.role_arn,
+            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{log_group.log_group_name}",
+            signing.secret_arn,  # named by name: its ARN ends in six random characters
+            f"{signing.secret_arn}-??????",
+        ]
+
     def _role(
         self,
         settings: DeploySettings,
@@ -600,27 +749,9 @@ class DetectorStack(Stack):
         secret: secretsmanager.ISecret | None,
     ) -> iam.Role:
         role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        statements = [
-            *trail_read_statements(role),
-            iam.PolicyStatement(sid="State", actions=list(STATE_ACTIONS), resources=[table.table_arn]),
-            iam.PolicyStatement(sid="Alert", actions=["sns:Publish"], resources=[topic.topic_arn]),
-            iam.PolicyStatement(
-                sid="AlertKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
-            ),
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{log_group.log_group_arn}"],
-            ),
-        ]
+        statements = [*trail_read_statements(role), *state_and_alert_statements(table, topic, key, log_group)]
         if secret is not None:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="SlackSecret",
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[f"{secret.secret_arn}-??????"],
-                )
-            )
+            statements.append(secret_statement("SlackSecret", secret))
         if settings.remediation_mode == "on":
             statements += revert_statements(role)
         if settings.security_hub:

@@ -9,7 +9,9 @@ with the hub's role ARN as a parameter.
 Each region gets the rule that forwards the watched CloudTrail calls to the hub's default bus; the home region
 also gets the role the hub's Lambda assumes to read (and, with remediationMode=on, revert) the account's
 trails. IAM is global, so the role exists once, in the hub's region (a CloudFormation condition), under the
-name the hub looks for: ``memberRoleName``.
+name the hub looks for: ``memberRoleName``. With ``slackInteractivity`` the role also trusts the hub's
+interaction function, whose role has a fixed name in the hub account (``trailguard-interaction-<hub region>``), so
+that the stack needs no second ARN.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from .detector import (
+    INTERACTION_ROLE,
     MEMBER_RULES,
     acknowledge,
     forward_rules,
@@ -106,17 +109,25 @@ class MemberStack(Stack):
         forward_rules(scope, hub_bus, role_id="EventsRole", to="trailguard's hub", names=MEMBER_RULES)
 
     def _member_role(self, settings: DeploySettings, hub_role_arn: str, hub_region: str) -> iam.Role:
-        """The role the hub's Lambda reads this account through: its trails, read-only, plus the heartbeat's
-        failing StopLogging; the revert actions only with remediationMode=on."""
+        """The role the hub's Lambda (and with slackInteractivity its interaction function) reads this account
+        through: its trails, read-only, plus the heartbeat's failing StopLogging; the revert actions only with
+        remediationMode=on."""
+        in_organization = {"StringEquals": {"aws:PrincipalOrgID": settings.organization_id}}
         role = iam.Role(
             self,
             "MemberRole",
             role_name=settings.member_role_name,
             description="trailguard's hub reads this account's trails through this role",
-            assumed_by=iam.ArnPrincipal(hub_role_arn).with_conditions(
-                {"StringEquals": {"aws:PrincipalOrgID": settings.organization_id}}
-            ),
+            assumed_by=iam.ArnPrincipal(hub_role_arn).with_conditions(in_organization),
         )
+        if settings.slack_interactivity:
+            hub_account = Fn.select(4, Fn.split(":", hub_role_arn))
+            interaction = f"arn:{Aws.PARTITION}:iam::{hub_account}:role/{INTERACTION_ROLE}-{hub_region}"
+            role.assume_role_policy.add_statements(  # type: ignore[union-attr]  # a Role always has one
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], principals=[iam.ArnPrincipal(interaction)], conditions=in_organization
+                )
+            )
         statements = [
             *trail_read_statements(role),
             iam.PolicyStatement(

@@ -3,7 +3,8 @@ administrator account.
 
 - The home region's default bus admits events from the organization's accounts (``aws:PrincipalOrgID``).
 - The Lambda may assume ``memberRoleName`` in the organization's accounts only (``aws:ResourceOrgID``) and list
-  the organization's accounts.
+  the organization's accounts; with ``slackInteractivity``, the interaction function may assume it too, so that a
+  button acts on the account the alert is about.
 - The sweep queue: the scheduled sweep puts one message per account on it, and the same Lambda sweeps them a
   few at a time.
 - A service-managed stack set deploys the member stack (``stacks/member.py``) to every account of the chosen
@@ -73,6 +74,16 @@ OPERATION_PREFERENCES = cloudformation.CfnStackSet.OperationPreferencesProperty(
 BUS_POLICY_SID = "TrailguardOrganizationPutEvents"
 
 
+def assume_member_role_statement(settings: DeploySettings) -> iam.PolicyStatement:
+    """The member role, in the organization's accounts only: for the drift handler and the interaction function."""
+    return iam.PolicyStatement(
+        sid="AssumeMemberRole",
+        actions=["sts:AssumeRole"],
+        resources=[f"arn:{Aws.PARTITION}:iam::*:role/{settings.member_role_name}"],
+        conditions={"StringEquals": {"aws:ResourceOrgID": settings.organization_id}},
+    )
+
+
 class OrganizationHub(Construct):
     """The organization pieces of the detector stack, wired to its Lambda, role and alert topic."""
 
@@ -98,19 +109,24 @@ class OrganizationHub(Construct):
                 report_batch_item_failures=True,
             )
         )
-        for name, value in {
-            "MEMBER_ROLE_NAME": settings.member_role_name,
-            "ORGANIZATION_ID": settings.organization_id,
-            "SWEEP_QUEUE_URL": sweep.queue_url,
-        }.items():
+        member_accounts = {"MEMBER_ROLE_NAME": settings.member_role_name, "ORGANIZATION_ID": settings.organization_id}
+        for name, value in {**member_accounts, "SWEEP_QUEUE_URL": sweep.queue_url}.items():
             handler.add_environment(name, value)
         for statement in self._statements(settings, sweep):
             role.add_to_policy(statement)
-        acknowledge(role, {
+        assume_member_role = {
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{settings.member_role_name}]": (
                 "The Lambda assumes the member role in whichever account of its organization it reads, and only "
                 "there (aws:ResourceOrgID); new accounts join without a redeploy."
             ),
+        }
+        if detector.interaction is not None and detector.interaction_role is not None:
+            for name, value in member_accounts.items():
+                detector.interaction.add_environment(name, value)
+            detector.interaction_role.add_to_policy(assume_member_role_statement(settings))
+            acknowledge(detector.interaction_role, assume_member_role)
+        acknowledge(role, {
+            **assume_member_role,
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:organizations::*:account/"
             f"{settings.organization_id}/*]": (
                 "The Lambda describes any account of its own organization; an account's ARN also names the "
@@ -130,6 +146,8 @@ class OrganizationHub(Construct):
         )
         self._bus_policy(settings)
         stack_set = self._stack_set(settings, role, settings.home_region or Aws.REGION)
+        if detector.interaction_role is not None:  # the member roles trust it by name: IAM wants it to exist first
+            stack_set.node.add_dependency(detector.interaction_role)
         detector.add_parts(
             [  # what organization mode adds to the detector's parts
                 *rule_arns(MEMBER_RULES),  # in every account of the organization (others are ignored first)
@@ -155,12 +173,7 @@ class OrganizationHub(Construct):
     def _statements(settings: DeploySettings, sweep: sqs.IQueue) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(sid="SweepQueue", actions=["sqs:SendMessage"], resources=[sweep.queue_arn]),
-            iam.PolicyStatement(
-                sid="AssumeMemberRole",
-                actions=["sts:AssumeRole"],
-                resources=[f"arn:{Aws.PARTITION}:iam::*:role/{settings.member_role_name}"],
-                conditions={"StringEquals": {"aws:ResourceOrgID": settings.organization_id}},
-            ),
+            assume_member_role_statement(settings),
             iam.PolicyStatement(
                 sid="ListOrganization",
                 actions=["organizations:DescribeOrganization", "organizations:ListAccounts"],

@@ -23,6 +23,8 @@ from trailguard.exemptions import ExemptionError
 RemediationMode = Literal["off", "dry-run", "on"]
 MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
 ORGANIZATION_KEYS = ("organization", "organizationId", "organizationalUnits", "memberRoleName")
+# Slack buttons: the flag first, then the keys that apply only with it.
+INTERACTIVITY_KEYS = ("slackInteractivity", "slackSigningSecretName", "slackAllowedUsers")
 KEYS = (
     "alertEmails",
     "slackSecretName",
@@ -33,10 +35,9 @@ KEYS = (
     "exemptionsFile",
     "securityHub",
     "reservedConcurrency",
+    *INTERACTIVITY_KEYS,
     *ORGANIZATION_KEYS,
 )
-# Keys of the contract that this version does not implement yet: refused by name rather than ignored.
-NOT_IMPLEMENTED = ("slackInteractivity",)
 # The handler's reserved concurrency by default (see stacks/detector.py); 0: none, for an account whose Lambda
 # concurrency quota is still a new account's, where Lambda refuses any reservation.
 DEFAULT_RESERVED_CONCURRENCY = 20
@@ -66,6 +67,7 @@ CDK_LOOKUP_PROVIDERS = (
     "vpc-provider",
 )
 DEFAULT_MEMBER_ROLE = "trailguard-member"
+DEFAULT_SIGNING_SECRET = "trailguard/slack-signing-secret"
 PROJECT = Path(__file__).resolve().parent.parent  # a relative exemptionsFile is found from here (cdk.json's folder)
 
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", re.ASCII)
@@ -76,6 +78,7 @@ _CRON = re.compile(r"cron\((\S+ ){5}\S+\)", re.ASCII)
 _ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 _OU = re.compile(r"r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", re.ASCII)
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}", re.ASCII)
 
 
 class SettingsError(ValueError):
@@ -97,6 +100,9 @@ class DeploySettings:
     member_role_name: str = DEFAULT_MEMBER_ROLE
     security_hub: bool = False  # import findings into Security Hub (BatchImportFindings)
     reserved_concurrency: int = DEFAULT_RESERVED_CONCURRENCY
+    slack_interactivity: bool = False  # buttons on Slack alerts, answered by the interaction function
+    slack_signing_secret_name: str = DEFAULT_SIGNING_SECRET  # the Slack app's signing secret (with the buttons)
+    slack_allowed_users: tuple[str, ...] = ()  # the Slack user ids whose clicks are acted on
 
     @property
     def home_region(self) -> str | None:
@@ -139,6 +145,7 @@ class DeploySettings:
             ),
             security_hub=_flag(get("securityHub"), "securityHub"),
             reserved_concurrency=_concurrency(get("reservedConcurrency")),
+            **_interactivity(context, secret),
             **_organization(context),
         )
 
@@ -158,11 +165,44 @@ def _concurrency(value: Any) -> int:
 
 def _known_keys(context: Mapping[str, Any]) -> None:
     for key in context:
-        if key in NOT_IMPLEMENTED:
-            raise SettingsError(f"{key} is not implemented in this version of trailguard: remove it from the context.")
         cdk_own = key.startswith(CDK_KEY_PREFIXES) or key.split(":", 1)[0] in CDK_LOOKUP_PROVIDERS
         if key not in KEYS and not cdk_own:
             raise SettingsError(f"{key} is not a context key trailguard knows; its keys are {', '.join(KEYS)}.")
+
+
+def _interactivity(context: Mapping[str, Any], slack_secret: str) -> dict[str, Any]:
+    """The Slack buttons' keys, as DeploySettings fields: given only with ``slackInteractivity`` true, which needs
+    the Slack alerts (``slackSecretName``) that carry the buttons and someone allowed to press them."""
+    get = context.get
+    if not _flag(get("slackInteractivity"), "slackInteractivity"):
+        given = [key for key in INTERACTIVITY_KEYS[1:] if get(key) not in (None, "", [])]
+        if given:
+            raise SettingsError(
+                f"{given[0]} needs slackInteractivity=true: add -c slackInteractivity=true or remove it."
+            )
+        return {}
+    if not slack_secret:
+        raise SettingsError(
+            "slackInteractivity=true needs slackSecretName, since the alerts that carry the buttons go to Slack."
+        )
+    signing = _text(get("slackSigningSecretName"), "slackSigningSecretName") or DEFAULT_SIGNING_SECRET
+    if not _SECRET_NAME.fullmatch(signing):
+        raise SettingsError(f"slackSigningSecretName must be a Secrets Manager secret name, not {signing!r}.")
+    if signing == slack_secret:  # the interaction function must not be able to read the webhook or the token
+        raise SettingsError(
+            f"slackSigningSecretName must name a secret of its own, not slackSecretName's {slack_secret!r}."
+        )
+    users = _list(get("slackAllowedUsers"), "slackAllowedUsers")
+    if not users:
+        raise SettingsError(
+            "slackInteractivity=true needs slackAllowedUsers, the Slack user ids (such as U024BE7LH) whose clicks "
+            "are acted on."
+        )
+    _checked("slackAllowedUsers", users, _SLACK_USER, "Slack user ids (U or W and 2 to 20 capital letters or digits)")
+    duplicate = next((user for user in users if users.count(user) > 1), None)
+    if duplicate:
+        raise SettingsError(f"slackAllowedUsers lists {duplicate!r} more than once.")
+    return {"slack_interactivity": True, "slack_signing_secret_name": signing, "slack_allowed_users": users}
 
 
 def _organization(context: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from .arn import Arn
 from .aws import CLIENT_CONFIG, AuditAborted, ClientCache, abort_reason, describe_error
 from .config import HandlerConfig
 from .exemptions import ExemptionError
-from .snooze import DurationError, parse_duration
+from .rules import REGISTRY
+from .snooze import DurationError, parse_duration, snoozable
 from .state_table import StateTable, Unprocessed
 
 COMMANDS = ("baseline", "revert", "snooze")
@@ -50,6 +51,9 @@ def add_commands(sub: Any) -> None:
     snooze = _common(sub.add_parser("snooze", help="hold back the trail's findings for a while (at most 24h)"))
     snooze.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="how long: 2h, 90m, 1h30m")
     snooze.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded with your ARN)")
+    snooze.add_argument("--rule", action="append", default=[], metavar="RULE",
+                        help="a rule to hold back (repeatable; default: the rules firing on the trail now), such as "
+                             "destination-changed before a planned change")  # fmt: skip
 
 
 def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -99,7 +103,7 @@ def _carry_out(args: argparse.Namespace, rt: Any, target: answers.Target, caller
     elif action == "revert":
         answer = answers.revert_now(rt, target, caller, dry_run=args.dry_run)
     else:
-        answer = answers.snooze(rt, target, caller, args.reason, seconds=seconds)
+        answer = answers.snooze(rt, target, caller, args.reason, seconds=seconds, rules=tuple(args.rule) or None)
     if answer.changed:
         fields = {"action": action, "by": caller, "reason": args.reason or "", "trail": target.arn, "via": "cli"}
         answers.record(rt, f"cli:{uuid.uuid4()}", fields, answer)
@@ -134,9 +138,18 @@ def _arguments(args: argparse.Namespace) -> str:
     bad = [s for s in args.allow_excluded_source if not re.fullmatch(r"[a-z0-9.-]+\.amazonaws\.com", s)]
     if bad:
         return f"--allow-excluded-source must be an event source like kms.amazonaws.com, not {bad[0]!r}"
-    for word in ("reason",):
-        if len(getattr(args, word, "") or "") > 1000:
-            return f"--{word} must be at most 1000 characters"
+    if len(getattr(args, "reason", "") or "") > 1000:
+        return "--reason must be at most 1000 characters"
+    return _rules(getattr(args, "rule", []))
+
+
+def _rules(rules: Sequence[str]) -> str:
+    """What is wrong with ``--rule``, or ""."""
+    for rule in rules:
+        if rule not in REGISTRY:
+            return f"--rule {rule!r} is not a rule id (the README's policy table lists them)"
+        if not snoozable([rule]):
+            return f"--rule {rule} can never be snoozed"
     return ""
 
 

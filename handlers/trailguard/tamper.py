@@ -61,6 +61,9 @@ TAMPER_CALLS: dict[str, dict[str, tuple[str, str]]] = {
         "DeleteFunctionEventInvokeConfig": ("functionName", "function"),
         "DeleteEventSourceMapping": ("@functionArn", "function"),
         "UpdateEventSourceMapping": ("@functionArn", "function"),
+        # the interaction endpoint's Function URL: deleted, or its auth changed, the Slack buttons stop answering
+        "DeleteFunctionUrlConfig": ("functionName", "function"),
+        "UpdateFunctionUrlConfig": ("functionName", "function"),
     },
     "sns.amazonaws.com": {
         "DeleteTopic": ("topicArn", "topic"), "SetTopicAttributes": ("topicArn", "topic"),

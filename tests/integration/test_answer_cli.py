@@ -193,3 +193,27 @@ def test_the_stack_output_names_the_table(detector: Detector) -> None:
                                                                     TemplateBody=json.dumps(template))  # fmt: skip
     done = run_trailguard("baseline", "show", TRAIL)
     assert done.code == 0 and BUCKET in done.stdout, done.stderr
+
+
+def test_a_planned_change_snoozed_first_is_not_reverted_and_then_accepted(detector: Detector, monkeypatch: Any) -> None:
+    import drift_handler
+
+    arn = swept(detector)
+    monkeypatch.setenv("REMEDIATION_MODE", "on")
+    monkeypatch.setattr(drift_handler, "_runtime", None)
+    held = trailguard("snooze", TRAIL, "--for", "30m", "--rule", "destination-changed", "--reason", "CHG-1234")
+    assert held.code == 0, held.stderr
+
+    redirect()
+    result = detector.run(redirected_record())
+
+    assert result["actions"] == [] and bucket() == OTHER_BUCKET  # held back: not reverted
+    accepted = trailguard("baseline", "accept", TRAIL, "--reason", "CHG-1234")
+    assert accepted.code == 0 and table().baselines([arn])[arn].trail["S3BucketName"] == OTHER_BUCKET
+
+
+def test_a_rule_that_can_never_be_snoozed_is_bad_input(detector: Detector) -> None:
+    swept(detector)
+    for rule, said in (("detector-tampered", "can never be snoozed"), ("no-such-rule", "is not a rule id")):
+        done = trailguard("snooze", TRAIL, "--for", "1h", "--rule", rule, "--reason", "x")
+        assert done.code == 2 and said in done.stderr

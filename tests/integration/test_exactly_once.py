@@ -7,6 +7,7 @@ Slack and email in the end: every alert exactly once.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -545,13 +546,24 @@ def test_a_claim_throttled_on_the_first_attempt_still_leaves_a_last_attempt_that
 
 def test_a_throttled_baseline_read_is_retried_not_fatal(detector: Detector, lam: Lambda, faulty: FaultProxy) -> None:
     evt = stopped(detector, lam)
-    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=4))
+    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=4,
+                     when=lambda arguments: "baseline#" in json.dumps(arguments)))  # fmt: skip
 
     outcomes = lam.invoke(evt)
 
     assert isinstance(outcomes[0], Exception) and "ProvisionedThroughputExceeded" in str(outcomes[0])
     assert outcomes[1]["status"] == "drift"
     assert counts(detector) == (1, 1)
+
+
+def test_snoozes_that_cannot_be_read_hold_nothing_back(detector: Detector, lam: Lambda, faulty: FaultProxy) -> None:
+    evt = stopped(detector, lam)
+    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=10,
+                     when=lambda arguments: '"snoozes"' in json.dumps(arguments)))  # fmt: skip
+
+    outcomes = lam.invoke(evt)
+
+    assert outcomes[0]["status"] == "drift" and counts(detector) == (1, 1)  # alerted at once, not retried
 
 
 def test_a_throttled_read_of_the_other_trails_is_retried_before_judging_the_account(

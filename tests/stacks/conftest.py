@@ -62,6 +62,31 @@ ORG_ON_CONTEXT: dict[str, Any] = {
     "remediationMode": "on",
 }
 
+# Slack buttons (slackInteractivity): in the deploy region with remediation off and an allowed excluded source; with
+# remediation on, a signing secret of its own name, no reserved concurrency and an exemptions file (written by the
+# fixture); and on the organization hub of ORG_CONTEXT (remediation dry-run).
+INTERACTIVE_CONTEXT: dict[str, Any] = {
+    "slackInteractivity": True,
+    "slackSecretName": "trailguard/slack",
+    "slackAllowedUsers": "U024BE7LH,W0A1B2C3D",
+    "remediationMode": "off",
+    "allowedExcludedSources": "kms.amazonaws.com",
+}
+INTERACTIVE_ON_CONTEXT: dict[str, Any] = {
+    "slackInteractivity": "true",
+    "slackSecretName": "trailguard/slack",
+    "slackSigningSecretName": "ops/slack-signing",
+    "slackAllowedUsers": '["U024BE7LH"]',
+    "remediationMode": "on",
+    "reservedConcurrency": "0",
+}
+INTERACTIVE_ORG_CONTEXT: dict[str, Any] = ORG_CONTEXT | {
+    "slackInteractivity": "true",
+    "slackSecretName": "trailguard/slack",
+    "slackAllowedUsers": "U024BE7LH",
+}
+INTERACTIVE_EXEMPTIONS = [{"trail": "data-*", "rules": ["management-events-excluded"], "reason": "S3 data only"}]
+
 
 def settings_from(context: Mapping[str, Any]) -> DeploySettings:
     """What app.py does with the context."""
@@ -151,3 +176,25 @@ def deploy_org(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
 def deploy_org_on(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     """Organization hub in the deploy region alone, one OU, member role trailguard-reader, remediation on."""
     return deploy(settings_from(ORG_ON_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_interactive(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Slack buttons in the deploy region, remediation off, kms.amazonaws.com allowed."""
+    return deploy(settings_from(INTERACTIVE_CONTEXT), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="module")
+def deploy_interactive_on(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Slack buttons with remediation on, signing secret ops/slack-signing, reservedConcurrency=0, exemptions."""
+    folder = tmp_path_factory.mktemp("interactive-on")
+    exemptions = folder / "exemptions.json"
+    exemptions.write_text(json.dumps(INTERACTIVE_EXEMPTIONS), encoding="utf-8")
+    context = INTERACTIVE_ON_CONTEXT | {"exemptionsFile": str(exemptions)}
+    return deploy(settings_from(context), folder / "cdk.out")
+
+
+@pytest.fixture(scope="module")
+def deploy_interactive_org(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    """Slack buttons on the organization hub of deploy_org (us-east-1 and eu-west-1, remediation dry-run)."""
+    return deploy(settings_from(INTERACTIVE_ORG_CONTEXT), tmp_path_factory.mktemp("cdk.out"))

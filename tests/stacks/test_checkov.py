@@ -25,15 +25,28 @@ from stacks.detector import RESERVED_CONCURRENCY, checkov_skip
 from stacks.organization import SWEEP_MAX_CONCURRENCY
 from tests.stacks.conftest import Deployment
 
-CONFIGS = ("deploy_default", "deploy_full", "deploy_dry_run", "deploy_off", "deploy_org", "deploy_org_on")
+CONFIGS = (
+    "deploy_default",
+    "deploy_full",
+    "deploy_dry_run",
+    "deploy_off",
+    "deploy_org",
+    "deploy_org_on",
+    "deploy_interactive",
+    "deploy_interactive_on",  # reservedConcurrency=0: both functions skip CKV_AWS_115, with the README's reason
+    "deploy_interactive_org",
+)
 # What the templates skip, each with its reason in stacks/: a new skip is a decision, made here too.
 SKIPPED = {
     "CKV_AWS_27",  # SQS encryption: SQS-managed SSE is not recognised
     "CKV_AWS_116",  # Lambda DLQ: the on-failure destination is
     "CKV_AWS_117",  # Lambda in a VPC: none needed
     "CKV_AWS_173",  # Lambda environment KMS: no secret in it
+    "CKV_AWS_115",  # Lambda reserved concurrency: none with reservedConcurrency=0
+    "CKV_AWS_258",  # Function URL without IAM auth: Slack cannot sign with SigV4, the function checks Slack's signature
 }
-# Fixed rather than skipped: the handler's reserved concurrency and its log group's KMS key.
+# Fixed rather than skipped: the functions' reserved concurrency (unless the deployment reserves none) and their log
+# groups' KMS key.
 FIXED = {"CKV_AWS_115": "AWS::Lambda::Function", "CKV_AWS_158": "AWS::Logs::LogGroup"}
 NO_COMMENT = "No comment provided"  # what checkov reports for a skip without one
 
@@ -102,7 +115,7 @@ def test_checkov_passes_every_template_and_every_skip_has_a_reason(
     results = run_checkov(checkov, tmp_path)
 
     assert all(f"{c}-Trailguard.template.json" in written for c in deployments)
-    assert len([name for name in written if name.endswith("-body.template.json")]) == 2  # the two org configs
+    assert len([name for name in written if name.endswith("-body.template.json")]) == 3  # the three org configs
     assert results["parsing_errors"] == []
     failed = [(r["check_id"], r["file_path"], r["resource"], r["check_name"]) for r in results["failed_checks"]]
     assert failed == []
@@ -116,11 +129,15 @@ def test_checkov_passes_every_template_and_every_skip_has_a_reason(
     for result in skipped:
         comment = result["check_result"].get("suppress_comment", "").strip()
         assert comment and comment != NO_COMMENT, (result["check_id"], result["file_path"], result["resource"])
-    # what was fixed passes on every configuration's handler
+    # what was fixed passes on every configuration's functions and log groups
     for check, resource_type in FIXED.items():
-        passed = {r["file_path"] for r in results["passed_checks"] if r["check_id"] == check}
-        homes = {f"/{c}-Trailguard.template.json" for c in deployments}
-        assert homes <= passed, (check, resource_type, sorted(homes - passed))
+        passed = [(r["file_path"], r["resource"]) for r in results["passed_checks"] if r["check_id"] == check]
+        for config, deployment in deployments.items():
+            if check == "CKV_AWS_115" and not deployment.settings.reserved_concurrency:
+                continue
+            resources = deployment.home.find_resources(resource_type)
+            home = f"/{config}-Trailguard.template.json"
+            assert {f"{resource_type}.{r}" for r in resources} == {r for f, r in passed if f == home}, (check, config)
 
 
 def test_the_handlers_reserved_concurrency_exceeds_the_organization_sweeps(deploy_org: Deployment) -> None:

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from stacks.settings import KEYS, NOT_IMPLEMENTED, ORGANIZATION_KEYS, PROJECT, DeploySettings, SettingsError
+from stacks.settings import (
+    DEFAULT_SIGNING_SECRET,
+    INTERACTIVITY_KEYS,
+    KEYS,
+    ORGANIZATION_KEYS,
+    PROJECT,
+    DeploySettings,
+    SettingsError,
+)
 from tests.stacks.conftest import CDK_JSON_CONTEXT
 
 EXEMPTION: dict[str, Any] = {
@@ -103,6 +111,9 @@ def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
         "exemptionsFile": str(exemptions),
         "securityHub": "true",
         "reservedConcurrency": "50",
+        "slackInteractivity": "true",
+        "slackSigningSecretName": "trailguard/signing",
+        "slackAllowedUsers": "U024BE7LH,W0A1B2C3D",
     }
     organization = {
         "organization": "true",
@@ -121,6 +132,9 @@ def test_every_key_is_read_into_the_settings(tmp_path: Path) -> None:
         sweep_schedule="cron(0 * * * ? *)",
         security_hub=True,
         reserved_concurrency=50,
+        slack_interactivity=True,
+        slack_signing_secret_name="trailguard/signing",
+        slack_allowed_users=("U024BE7LH", "W0A1B2C3D"),
         allowed_excluded_sources=("kms.amazonaws.com", "rdsdata.amazonaws.com"),
         exemptions_json=exemptions.read_text(encoding="utf-8"),
         organization=True,
@@ -381,6 +395,103 @@ def test_required_organization_keys_say_what_they_are() -> None:
     assert "r-..." in error_for({"organization": True, "organizationId": "o-abcdefghij"})
 
 
+# ------------------------------------------------------------------------------------------ Slack buttons
+
+INTERACTIVITY: dict[str, Any] = {
+    "slackInteractivity": "true",
+    "slackSecretName": "trailguard/slack",
+    "slackAllowedUsers": "U024BE7LH",
+}
+
+
+def test_no_slack_buttons_without_slack_interactivity() -> None:
+    settings = from_context({"slackSecretName": "trailguard/slack"})
+
+    assert settings.slack_interactivity is False
+    assert settings.slack_allowed_users == ()
+    assert (
+        from_context({"slackInteractivity": "false"}) == from_context({"slackInteractivity": False}) == from_context({})
+    )
+
+
+@pytest.mark.parametrize("flag", [True, "true", "TRUE", " true "])
+def test_slack_interactivity_reads_its_keys_with_the_default_signing_secret(flag: Any) -> None:
+    settings = from_context(INTERACTIVITY | {"slackInteractivity": flag})
+
+    assert settings.slack_interactivity is True
+    assert settings.slack_signing_secret_name == DEFAULT_SIGNING_SECRET == "trailguard/slack-signing-secret"
+    assert settings.slack_allowed_users == ("U024BE7LH",)
+    assert from_context(INTERACTIVITY | {"slackSigningSecretName": "ops/slack-app"}).slack_signing_secret_name == (
+        "ops/slack-app"
+    )
+
+
+@pytest.mark.parametrize(
+    "users",
+    [["U024BE7LH", "W0A1B2C3D"], '["U024BE7LH", "W0A1B2C3D"]', "U024BE7LH,W0A1B2C3D", " U024BE7LH , W0A1B2C3D ,"],
+    ids=["json-list", "json-encoded-string", "comma-separated", "comma-separated-with-spaces"],
+)
+def test_slack_allowed_users_are_read_as_a_list_in_every_form(users: Any) -> None:
+    assert from_context(INTERACTIVITY | {"slackAllowedUsers": users}).slack_allowed_users == ("U024BE7LH", "W0A1B2C3D")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("slackInteractivity", "yes"),
+        ("slackInteractivity", 1),
+        ("slackSigningSecretName", "slack signing secret"),
+        ("slackSigningSecretName", ["trailguard/signing"]),
+        ("slackSigningSecretName", "trailguard/slack"),  # the webhook's secret: the function must not read it
+        ("slackAllowedUsers", None),  # missing
+        ("slackAllowedUsers", ""),
+        ("slackAllowedUsers", "[]"),
+        ("slackAllowedUsers", "u024be7lh"),  # Slack's ids are upper case
+        ("slackAllowedUsers", "C024BE7LH"),  # a channel, not a user
+        ("slackAllowedUsers", "U1"),
+        ("slackAllowedUsers", "U" + "A" * 21),
+        ("slackAllowedUsers", "U024BE7LH,alice"),
+        ("slackAllowedUsers", "U024\u0412E7LH"),  # a Cyrillic capital Ve for the B: ASCII only
+        ("slackAllowedUsers", "U024BE7L\uff28"),  # a full-width H
+        ("slackAllowedUsers", "U024BE7LH,U024BE7LH"),
+        ("slackAllowedUsers", "[U024BE7LH"),
+        ("slackAllowedUsers", [7]),
+    ],
+)
+def test_bad_slack_buttons_value_stops_the_synth_with_one_sentence_naming_the_key(key: str, value: Any) -> None:
+    context = {k: v for k, v in (INTERACTIVITY | {key: value}).items() if v is not None}
+
+    assert_one_sentence_naming(error_for(context), key)
+
+
+def test_slack_interactivity_needs_the_slack_alerts_that_carry_the_buttons() -> None:
+    message = error_for({k: v for k, v in INTERACTIVITY.items() if k != "slackSecretName"})
+
+    assert_one_sentence_naming(message, "slackSecretName")
+    assert message.startswith("slackInteractivity=true needs slackSecretName")
+
+
+def test_slack_interactivity_needs_someone_allowed_to_press_the_buttons() -> None:
+    message = error_for({k: v for k, v in INTERACTIVITY.items() if k != "slackAllowedUsers"})
+
+    assert_one_sentence_naming(message, "slackAllowedUsers")
+    assert message.startswith("slackInteractivity=true needs slackAllowedUsers")
+
+
+@pytest.mark.parametrize("key", INTERACTIVITY_KEYS[1:])
+@pytest.mark.parametrize("flag", [None, False, "false"])
+def test_slack_buttons_key_without_slack_interactivity_true_is_an_error(key: str, flag: Any) -> None:
+    value = {"slackSigningSecretName": "trailguard/signing", "slackAllowedUsers": "U024BE7LH"}[key]
+    context = {"slackSecretName": "trailguard/slack", key: value} | (
+        {} if flag is None else {"slackInteractivity": flag}
+    )
+
+    message = error_for(context)
+
+    assert_one_sentence_naming(message, key)
+    assert message == f"{key} needs slackInteractivity=true: add -c slackInteractivity=true or remove it."
+
+
 # ------------------------------------------------------------------------------------- unknown keys
 
 
@@ -391,14 +502,6 @@ def test_unknown_context_key_stops_the_synth_naming_it(key: str) -> None:
     assert_one_sentence_naming(message, key)
     assert message.startswith(f"{key} is not a context key trailguard knows;")
     assert all(known in message for known in KEYS)
-
-
-@pytest.mark.parametrize("key", NOT_IMPLEMENTED)
-def test_contract_key_not_implemented_yet_is_refused_by_name(key: str) -> None:
-    message = error_for({key: "true"})
-
-    assert_one_sentence_naming(message, key)
-    assert "not implemented" in message
 
 
 def test_cdk_json_context_and_what_the_cdk_adds_pass() -> None:

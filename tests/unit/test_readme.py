@@ -53,6 +53,21 @@ COVERED: dict[str, tuple[str, ...]] = {
     ".venv/bin/trailguard audit --organization --region us-east-1 --region eu-west-1": (
         "tests/integration/test_organization.py::test_audit_organization_exit_codes_follow_the_worst_account",
     ),
+    ".venv/bin/trailguard baseline show": (
+        "tests/integration/test_answer_cli.py::test_baseline_show_says_what_would_be_restored_and_who_recorded_it",
+    ),
+    ".venv/bin/trailguard baseline accept": (
+        "tests/integration/test_answer_cli.py::test_accept_records_the_trail_as_it_is_now_with_the_caller_and_reason",
+    ),
+    ".venv/bin/trailguard revert": (
+        "tests/integration/test_answer_cli.py::test_revert_dry_run_prints_the_calls_and_revert_makes_them",
+    ),
+    ".venv/bin/trailguard snooze org-audit --for 2h": (
+        "tests/integration/test_answer_cli.py::test_snooze_holds_the_trails_findings_for_the_time_given",
+    ),
+    ".venv/bin/trailguard snooze org-audit --for 30m --rule destination-changed": (
+        "tests/integration/test_answer_cli.py::test_a_planned_change_snoozed_first_is_not_reverted_and_then_accepted",
+    ),
     ".venv/bin/trailguard audit --organization --account": (
         "tests/integration/test_organization.py::test_audit_organization_reports_every_account_with_its_name",
     ),
@@ -69,7 +84,8 @@ AWS_ONLY: dict[str, str] = {
     "npx cdk destroy": "deletes the deployed stacks",
     "aws dynamodb delete-table": "deletes the deployed state table",
     "aws logs delete-log-group": "deletes the deployed log group",
-    "aws dynamodb delete-item": "deletes a baseline from the deployed state table",
+    "aws cloudformation describe-stacks": "reads the deployed stack's outputs (the CLI's own lookup of StateTableName "
+    "runs against the emulator in tests/integration/test_answer_cli.py)",
     "aws cloudformation activate-organizations-access": "changes a real organization's StackSets settings",
     "aws organizations register-delegated-administrator": "registers a delegated administrator in a real organization",
 }
