@@ -17,16 +17,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from http.client import HTTPException
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trailguard import interact
-from trailguard.config import Deadline, InteractionConfig
+from trailguard.aws import describe_error
+from trailguard.config import ConfigError, Deadline, InteractionConfig
+from trailguard.organization import AccountUnreachable
+from trailguard.state_table import Unprocessed
 
 logger = Logger(service="trailguard-interaction")
 SECRET_KEPT = 15 * 60  # seconds a container keeps the signing secret before reading it again (rotation)
+SECRET_RECHECK = 60  # a signature that fails against a secret older than this is checked against a fresh read
 WATCHED_ENV = ("STATE_TABLE", "SLACK_SIGNING_SECRET_ARN", "SLACK_ALLOWED_USERS", "REMEDIATION_MODE",
                "MEMBER_ROLE_NAME", "ORGANIZATION_ID", "ALERT_TOPIC_ARN", "ALLOWED_EXCLUDED_SOURCES",
                "EXEMPTIONS_FILE")  # fmt: skip
@@ -69,14 +74,14 @@ _container = _Container()
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    config, rt = _container.ready(context)
-    request = interact.Request.of(event)
     try:
-        secret = _container.signing_secret(config.signing_secret_arn)
-    except (ClientError, BotoCoreError) as error:  # nothing can be verified: refuse every request, and say why
-        logger.error(f"the Slack signing secret could not be read: {error}")
+        config, rt = _container.ready(context)
+        request = interact.Request.of(event)
+        verified = _verified(request, config.signing_secret_arn)
+    except (ConfigError, ClientError, BotoCoreError) as error:  # nothing can be verified: refuse, and say why
+        logger.error(f"the endpoint cannot verify requests: {error}")
         return {"statusCode": 500, "body": ""}
-    if not secret or not interact.verified(request, secret):
+    if not verified:
         logger.warning("refused: the Slack signature or timestamp did not verify")
         return {"statusCode": 401, "body": ""}
     click = interact.click_of(request.body)
@@ -89,13 +94,29 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                                                " Nothing was done."), _post)  # fmt: skip
         return {"statusCode": 403, "body": ""}
     publish = _publisher(config.handler.alert_topic_arn)
-    reply = interact.answer(click, rt, publish)
+    try:
+        reply = interact.answer(click, rt, publish)
+    except (ClientError, BotoCoreError, Unprocessed, AccountUnreachable) as error:  # AWS on a bad day: say so
+        logger.warning(f"{click.action} on alert {click.alert_id} failed: {error}")
+        reply = interact.Reply(f"trailguard could not finish this now ({describe_error(error)}): click again to try "
+                               "again.")  # fmt: skip
     logger.info(
         f"{click.action} on alert {click.alert_id}: {'done' if reply.acted else 'not done'}",
         extra={"slack_user": click.user_id, "alert": click.alert_id, "action": click.action, "said": reply.text},
     )
     interact.respond(click, reply, _post)
     return {"statusCode": 200, "body": ""}
+
+
+def _verified(request: interact.Request, secret_arn: str) -> bool:
+    """Whether Slack signed the request; a failed check is tried once more with the secret read again, when
+    the kept one is more than a minute old (the signing secret may have been rotated)."""
+    if interact.verified(request, _container.signing_secret(secret_arn)):
+        return True
+    if time.monotonic() - _container.secret_read < SECRET_RECHECK:
+        return False
+    _container.secret = ""
+    return interact.verified(request, _container.signing_secret(secret_arn))
 
 
 def _publisher(topic: str) -> Any:
@@ -121,5 +142,5 @@ def _post(url: str, body: Mapping[str, Any]) -> None:
         answer = WebhookClient(url, timeout=5, logger=quiet).send_dict(dict(body))
         if answer.status_code != 200:
             logger.warning(f"Slack answered HTTP {answer.status_code} to the reply")
-    except (OSError, ValueError) as error:
-        logger.warning(f"the reply could not be posted to Slack: {error}")
+    except (OSError, ValueError, HTTPException) as error:
+        logger.warning(f"the reply could not be posted to Slack: {type(error).__name__}")  # the URL is a secret

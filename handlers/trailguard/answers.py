@@ -29,8 +29,8 @@ from .flow import RetryLater, Runtime, change_time, evaluate_call
 from .organization import AccountUnreachable
 from .read import read_extras
 from .render.fix import commands
+from .render.text import clean, one_line
 from .snooze import Snooze, snoozable
-from .state_table import Unprocessed
 
 ACCEPT, REVERT, SNOOZE = "accept", "revert", "snooze"
 
@@ -113,8 +113,8 @@ def show(rt: Runtime, target: Target) -> dict[str, Any] | None:
         "recorded_at": _when(baseline.recorded_at) if baseline.recorded_at else None,
         "recorded_by": baseline.source,
         "recorded_by_words": recorded.get(baseline.source, baseline.source),
-        "person": baseline.recorded_by or None,
-        "reason": baseline.reason or None,
+        "person": one_line(clean(baseline.recorded_by)) or None,
+        "reason": one_line(clean(baseline.reason)) or None,
         "trusted": baseline.trusted,
         "destinations": {DESTINATION_NAMES[k]: v for k, v in baseline.trail.items() if k in DESTINATION_NAMES},
         "settings": {k: v for k, v in baseline.trail.items() if k in TRAIL_FLAGS},
@@ -122,7 +122,7 @@ def show(rt: Runtime, target: Target) -> dict[str, Any] | None:
         "selectors_digest": baseline.selectors_digest or None,
         "insight_selectors": baseline.insight_selectors,
         "tags": baseline.tags,
-        "snoozed": snoozes[0].label if snoozes else None,
+        "snoozed": one_line(clean(snoozes[0].label)) if snoozes else None,
     }
 
 
@@ -224,10 +224,11 @@ def _call(target: Target, by: str) -> TrailCall:
 def record(rt: Runtime, key: str, fields: Mapping[str, str], answer: Answer) -> None:
     """Write down a person's answer from the command line (``decision#cli:<id>``): who, why, what came of it."""
     try:
-        if rt.table.take_decision(key, fields):
-            rt.table.settle_decision(key, "done" if answer.done else "refused", answer.said)
-    except (ClientError, BotoCoreError, Unprocessed) as error:  # said, not hidden: the change itself was made
+        recorded = rt.table.record_decision(key, fields, answer.said)
+    except (ClientError, BotoCoreError) as error:  # said, not hidden: the change itself was made
         raise RecordFailed(f"the answer was carried out but could not be recorded: {describe_error(error)}") from error
+    if not recorded:
+        raise RecordFailed("the answer was carried out but could not be recorded: the state table refused every try")
 
 
 class RecordFailed(RuntimeError):

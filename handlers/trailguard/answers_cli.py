@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         seconds = parse_duration(args.duration) if args.command == "snooze" else 0
         rt, caller = _runtime(args)
         target = answers.locate(rt, args.trail.strip(), args.account or rt.account, args.region or rt.home)
+        owner = target.arn.split(":")[4]
+        if not args.account and owner != rt.account:  # read where the caller is, it would name another trail
+            return refuse(args, f"{args.trail.strip()} is a trail of account {owner}, not the caller's {rt.account}: "
+                                f"add --account {owner} (organization mode), or --account {rt.account} for an "
+                                "organization trail seen from here, or use that account's credentials")  # fmt: skip
         return _carry_out(args, rt, target, caller, seconds)
     except (AuditAborted, ExemptionError, DurationError, answers.NotFound, answers.RecordFailed) as error:
         return refuse(args, str(error))
@@ -138,8 +143,11 @@ def _arguments(args: argparse.Namespace) -> str:
     bad = [s for s in args.allow_excluded_source if not re.fullmatch(r"[a-z0-9.-]+\.amazonaws\.com", s)]
     if bad:
         return f"--allow-excluded-source must be an event source like kms.amazonaws.com, not {bad[0]!r}"
-    if len(getattr(args, "reason", "") or "") > 1000:
+    reason = getattr(args, "reason", None)
+    if reason is not None and len(reason) > 1000:
         return "--reason must be at most 1000 characters"
+    if args.command == "snooze" and not (reason or "").strip():
+        return "--reason must say why the trail is snoozed"
     return _rules(getattr(args, "rule", []))
 
 

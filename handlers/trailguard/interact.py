@@ -31,21 +31,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import answers
 from .alerts import Alert, whole_commands
-from .aws import describe_error
 from .fix import Reading
 from .flow import Runtime
-from .organization import AccountUnreachable
 from .render.email import notice_subject
 from .render.slack import ACCEPT, ANSWERS, ANSWERS_BLOCK, REVERT, SNOOZE, answerable
 from .render.text import BACKTICK_LOOKALIKE, clean, escape_slack, md, one_line
-from .state_table import Unprocessed
 
 LOG = logging.getLogger(__name__)
 SIGNATURE_WINDOW = 5 * 60  # seconds: Slack's advice, and slack_sdk's SignatureVerifier's window
 SNOOZE_SECONDS = 2 * 3600  # the button's "Snooze 2 h"
 ACTIONS = {REVERT: answers.REVERT, ACCEPT: answers.ACCEPT, SNOOZE: answers.SNOOZE}
 DONE_WORDS = {answers.REVERT: "Reverted now", answers.ACCEPT: "Accepted as baseline", answers.SNOOZE: "Snoozed 2 h"}
-MAX_BODY = 64 * 1024  # a block_actions payload carries the whole message: Slack's messages stay far below this
+MAX_BODY = 1024 * 1024  # a block_actions payload carries the whole message, form-encoded: far below this
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,9 @@ def click_of(body: str) -> Click | None:
         return None
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return None
-    actions = [a for a in payload.get("actions") or [] if isinstance(a, dict) and a.get("action_id") in ACTIONS]
+    listed = payload.get("actions")
+    actions = [a for a in listed if isinstance(a, dict) and a.get("action_id") in ACTIONS] if isinstance(
+        listed, list) else []  # fmt: skip
     user, team = payload.get("user"), payload.get("team")
     container = _mapping(payload.get("container"))
     message = _mapping(payload.get("message"))
@@ -149,45 +148,34 @@ class Reply:
 
 
 def answer(click: Click, rt: Runtime, publish: Callable[[str, str], None] | None = None) -> Reply:
-    """Carry out a click from an allowed user, or say why not (stale, done already, refused)."""
-    checked = _checked(click, rt)
-    if isinstance(checked, Reply):
-        return checked
-    alert, target, now = checked
-    key = f"{click.alert_id}#{click.action}"
-    fields = {"action": click.action, "by": click.who, "trail": target.arn, "via": "slack", "alert": click.alert_id}
-    if not rt.table.take_decision(key, fields):
-        return Reply("Someone is answering this alert the same way right now: nothing was done twice.")
-    try:
-        result = _carry_out(click, alert, target, now, rt)
-    except (ClientError, BotoCoreError, Unprocessed, AccountUnreachable) as error:
-        rt.table.settle_decision(key, "failed", describe_error(error))
-        return Reply(f"{DONE_WORDS[click.action]} failed: {describe_error(error)}. Nothing is recorded as done.")
-    rt.table.settle_decision(key, "done" if result.done else "failed", result.said)
-    LOG.info("%s on alert %s by %s: %s", click.action, click.alert_id, click.who, result.said)
-    if not result.done:
-        return Reply(f"Refused: {result.said}")
-    if publish is not None:
-        _announce(publish, click, alert, result)
-    return Reply(result.said, private=False, head=f"{DONE_WORDS[click.action]} by", user=click.user_id,
-                 commands=result.commands)  # fmt: skip
-
-
-def _checked(click: Click, rt: Runtime) -> tuple[Alert, answers.Target, Reading] | Reply:
-    """The alert, its trail and the trail as it reads now, when the click may be carried out; else why not."""
+    """Carry out a click from an allowed user, or say why not (stale, done already, refused). One answer to an
+    alert is carried out at a time (``decision#<alert>`` held as a lock), so that *Accept* and *Revert* clicked
+    together cannot both act on what they read before the other."""
     stored = rt.table.alert(click.alert_id)
     if not stored:
         return Reply(f"trailguard knows no alert {click.alert_id!r} (it may have expired): nothing was done.")
     alert = Alert.from_json(stored)
     if not answerable(alert) or not alert.trail_arn:
-        return Reply("This alert cannot be answered from Slack (only a drift alert about a trail can).")
-    before = rt.table.decision(f"{click.alert_id}#{click.action}")
+        return Reply("This alert cannot be answered from Slack (only a drift alert about a trail, not reverted "
+                     "already, can).")  # fmt: skip
+    if click.action == answers.REVERT and rt.config.remediation_mode == "off":
+        return Reply("Reverts are off for this detector (REMEDIATION_MODE=off), so nothing was done. Someone allowed "
+                     f"to change the trail can run: trailguard revert {alert.trail_arn}")  # fmt: skip
+    if not rt.table.hold(click.alert_id, {"action": click.action, "by": click.who}):
+        return Reply("Someone is answering this alert right now: nothing was done. Look at the thread in a moment.")
+    try:
+        return _answer_held(click, alert, rt, publish)
+    finally:
+        rt.table.release_hold(click.alert_id)
+
+
+def _answer_held(click: Click, alert: Alert, rt: Runtime, publish: Callable[[str, str], None] | None) -> Reply:
+    key = f"{click.alert_id}#{click.action}"
+    before = rt.table.decision(key)
     if before.get("state") == "done":
         return Reply(f"Already done: {DONE_WORDS[click.action]} by {before.get('by', 'someone')} at "
                      f"{_when(before.get('at', ''))}. Nothing was done again.")  # fmt: skip
-    if click.action == answers.REVERT and rt.config.remediation_mode == "off":
-        return Reply("Reverts are off for this detector (REMEDIATION_MODE=off), so nothing was done. Someone allowed "
-                     f"to change the trail can run `trailguard revert {alert.trail_arn}`.")  # fmt: skip
+    assert alert.trail_arn is not None  # answerable
     target = answers.Target.of_arn(alert.trail_arn, alert.account)
     now = answers.read(rt, target)
     if now.error:
@@ -196,7 +184,19 @@ def _checked(click: Click, rt: Runtime) -> tuple[Alert, answers.Target, Reading]
         return Reply(f"This alert is stale: trail {alert.trail_name} has changed since the alert was sent "
                      "(reverted, fixed or changed again), so nothing was done. `trailguard audit` shows it as it "
                      "is now.")  # fmt: skip
-    return alert, target, now
+    result = _carry_out(click, alert, target, now, rt)
+    LOG.info("%s on alert %s by %s: %s", click.action, click.alert_id, click.who, result.said)
+    if not result.done:
+        return Reply(f"Refused: {result.said}")
+    if not result.changed:  # a dry run, or nothing to revert: said to the person, not recorded as done
+        return Reply(result.said, commands=result.commands)
+    fields = {"action": click.action, "by": click.who, "trail": target.arn, "via": "slack", "alert": click.alert_id}
+    if not rt.table.record_decision(key, fields, result.said):
+        LOG.error("%s on alert %s was carried out but could not be recorded", click.action, click.alert_id)
+    if publish is not None:
+        _announce(publish, click, alert, result)
+    return Reply(result.said, private=False, head=f"{DONE_WORDS[click.action]} by", user=click.user_id,
+                 commands=result.commands)  # fmt: skip
 
 
 def _carry_out(click: Click, alert: Alert, target: answers.Target, now: Reading,
@@ -237,13 +237,13 @@ def respond(click: Click, reply: Reply, post: Callable[[str, Mapping[str, Any]],
         LOG.warning("alert %s: response_url is not Slack's, nothing said there", click.alert_id)
         return
     text = md(reply.text, 2000)
+    if reply.commands:
+        calls = escape_slack(clean("\n".join(reply.commands))).replace("`", BACKTICK_LOOKALIKE)
+        text += f"\n```{whole_commands(calls.split(chr(10)), 2000)}```"
     if reply.private:
         post(click.response_url, {"response_type": "ephemeral", "replace_original": False, "text": text})
         return
     who = f"{reply.head} <@{_user_id(reply.user)}>"
-    if reply.commands:
-        calls = escape_slack(clean("\n".join(reply.commands))).replace("`", BACKTICK_LOOKALIKE)
-        text += f"\n```{whole_commands(calls.split(chr(10)), 2000)}```"
     post(click.response_url, {"response_type": "in_channel", "replace_original": False, "text": f"{who}: {text}",
                               "thread_ts": click.message_ts})  # fmt: skip
     if click.message.get("blocks"):

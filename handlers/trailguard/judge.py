@@ -18,7 +18,7 @@ from . import exemptions as exempting
 from .arn import TrailArn, account_of
 from .baseline import Baseline
 from .exemptions import Exemption
-from .rules import REGISTRY, Call, Facts, Finding, in_order
+from .rules import REGISTRY, Call, Facts, Finding, Waiver, in_order
 from .rules.logging_gap import LOGGING_GAP
 from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
 from .rules.not_evaluable import NOT_EVALUABLE
@@ -97,6 +97,15 @@ class TrailVerdict:
     def exempt(self) -> bool:
         """Every finding that would count is exempt (and there is one)."""
         return any(f.exempt for f in self.findings) and not self.counted
+
+    @property
+    def snoozed(self) -> Waiver | None:
+        """The snooze that alone keeps this trail from being compliant (every finding but advisory ones held
+        back by a snooze), or None."""
+        held = [f for f in self.findings if not REGISTRY[f.rule].advisory]
+        if not self.evaluated or not held or not all(f.exempt and f.waiver and f.waiver.snoozed for f in held):
+            return None
+        return held[0].waiver
 
 
 @dataclass(frozen=True)
@@ -210,13 +219,19 @@ def evaluate_account(
         finding = replace(NO_COMPLIANT_TRAIL.finding(message, where, account=account,
                                                      hint=f"Or create a trail: {_cli(create, region)}"),
                           calls=calls, region=home)  # fmt: skip
-        return AccountVerdict(account, tuple(escalated), _exempted((finding,), account, policy), unread)
+        return AccountVerdict(account, tuple(escalated), (_held(finding, verdicts),), unread)
     fix = (" Fix the trail, or create one:" if count == 1 else f" Fix one of the {count} trails, or create one:"
            if count else " Create one:")  # fmt: skip
     message = f"No trail in account {account} logs all management events from every region.{fix}"
     finding = NO_COMPLIANT_TRAIL.finding(message, where, account=account)
-    # never exempt by the exemptions file; only a person's snooze of the trail that cost it may hold it back
-    return AccountVerdict(account, tuple(escalated), _exempted((finding,), account, policy), unread)
+    return AccountVerdict(account, tuple(escalated), (_held(finding, verdicts),), unread)
+
+
+def _held(finding: Finding, verdicts: Sequence[TrailVerdict]) -> Finding:
+    """``no-compliant-trail``, held back by the snooze of a trail that is compliant but for its snoozed findings
+    (what a person chose to give time to); never by the exemptions file."""
+    snoozes = [v.snoozed for v in verdicts if v.snoozed is not None]
+    return replace(finding, waiver=snoozes[0]) if snoozes else finding
 
 
 SHORTEST_FIX = 3  # calls at most: beyond that, a person is better served by the trails' own findings

@@ -1,10 +1,12 @@
 """A snooze: a person's "I have seen this, give me time", for one trail, bounded and visible.
 
-A snooze covers the rules that fired on the trail when it was set (the alert's, or the trail's as read then),
-never ``detector-tampered``, ``event-pipeline-silent`` or any other rule no exemption may cover, and lasts at
-most ``MAX_SECONDS``. While it runs, the findings it covers are shown marked "snoozed until ... by ...: why"
-(in the sweep's results and the audit's) and are neither alerted nor reverted; any other rule that fires on
-the trail is alerted as ever, and the alert says the trail is snoozed. It is applied as a live exemption of
+A snooze covers the rules that fired on the trail when it was set (the alert's, or the trail's as read then,
+or those a person names), never ``detector-tampered``, ``event-pipeline-silent`` or any other rule no
+exemption may cover, and lasts at most ``MAX_SECONDS``. While it runs, the findings it covers are shown
+marked "snoozed until ... by ...: why" (in the handler's results and the sweep's) and are neither alerted
+nor reverted; any other rule that fires on the trail is alerted as ever, and the alert says the trail is
+snoozed. The account's ``no-compliant-trail`` is held back with them only while the snoozed trail is
+compliant but for its snoozed findings: a trail deleted meanwhile is alerted. It is applied as a live exemption of
 the trail (see ``exemptions``), read from the state table at each invocation. Pure: plain data in and out.
 """
 
@@ -16,8 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .exemptions import Exemption
-from .rules import REGISTRY, Finding
-from .rules.no_compliant_trail import NO_COMPLIANT_TRAIL
+from .rules import REGISTRY, Finding, Waiver
 
 MAX_SECONDS = 24 * 3600
 PREFIX = "snoozed until"  # how every snoozed finding's reason begins
@@ -40,14 +41,11 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
-ACCOUNT_RULE = NO_COMPLIANT_TRAIL.id  # what the trail's drift may also cost the account, snoozed with it
-
-
 def snoozable(rules: Iterable[str]) -> tuple[str, ...]:
-    """The rules a snooze may cover: those an exemption may, and the account's ``no-compliant-trail`` that the
-    alert showed with them (a snooze is a person's, bounded and visible; an exemption file is for good). Never
-    the detector's own health, nor "could not tell"."""
-    return tuple(sorted({r for r in rules if r in REGISTRY and (REGISTRY[r].exemptible or r == ACCOUNT_RULE)}))
+    """The rules a snooze may cover: a trail's rules that an exemption may cover. Never the detector's own
+    health, "could not tell", nor the account's ``no-compliant-trail``, which is held back only while the
+    trail it fires for is compliant but for its snoozed findings (see ``judge.evaluate_account``)."""
+    return tuple(sorted({r for r in rules if r in REGISTRY and REGISTRY[r].exemptible}))
 
 
 @dataclass(frozen=True)
@@ -72,21 +70,17 @@ class Snooze:
     def exemption(self) -> Exemption:
         """The snooze as the evaluator applies it: an exemption of this trail for its rules, already bounded in
         time by the reader (only an active snooze is applied)."""
-        return SnoozeExemption(trail=self.arn, rules=self.rules, reason=self.label, account=self.account)
+        return SnoozeExemption(trail=self.arn, rules=self.rules, reason=self.label)
 
 
 @dataclass(frozen=True)
 class SnoozeExemption(Exemption):
-    """An exemption that also covers its account's ``no-compliant-trail`` when the snooze names that rule."""
+    """An exemption whose waiver says it is a snooze."""
 
-    def covers(self, finding: Finding, account: str) -> bool:
-        if finding.trail_arn is None and finding.rule == ACCOUNT_RULE:
-            return ACCOUNT_RULE in self.rules and bool(self.account) and (finding.account or account) == self.account
-        return super().covers(finding, account)
+    def waiver(self, today: datetime.date) -> Waiver:  # noqa: ARG002 - a snooze is read only while it runs
+        return Waiver(self.reason, snoozed=True)
 
 
 def snoozed_findings(findings: Iterable[Finding]) -> str:
-    """The snoozes that hold back some of ``findings`` (live exemptions that are snoozes), said once each; ""
-    when none does."""
-    return "; ".join(sorted({f.waiver.reason for f in findings if f.exempt and f.waiver and
-                             f.waiver.reason.startswith(PREFIX)}))  # fmt: skip
+    """The snoozes that hold back some of ``findings``, said once each; "" when none does."""
+    return "; ".join(sorted({f.waiver.reason for f in findings if f.exempt and f.waiver and f.waiver.snoozed}))

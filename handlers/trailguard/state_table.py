@@ -323,29 +323,26 @@ class StateTable:
         return _stored_alert(item)
 
     def decision(self, key: str) -> dict[str, str]:
-        """What the decision ``decision#<key>`` recorded (``by``, ``action``, ``at``, ``state``, ``result``...), or
-        {} when none was taken."""
-        item = self._get_many("decision#", [key]).get(key, {})
+        """What ``decision#<key>`` holds (``by``, ``action``, ``at``, ``state``, ``result``...), or {}."""
+        stored = _decision_key(key)
+        item = self._get_many("", [stored]).get(stored, {})
         return {k: str(v.get("S") or v.get("N") or "") for k, v in item.items() if k != "pk"}
 
-    def take_decision(self, key: str, fields: Mapping[str, str]) -> bool:
-        """Take ``decision#<key>`` for a person's action (one conditional write): False when it was taken before
-        and not given back, and its holder's lease has not run out."""
+    def hold(self, key: str, fields: Mapping[str, str]) -> bool:
+        """Take the lock ``decision#<key>`` for ``DECISION_LEASE`` seconds (one conditional write): False while
+        another holder has it. Given back with ``release_hold``, or by the lease running out."""
         now = int(self.clock())
-        values = {f":{k}": {"S": v} for k, v in fields.items()}
-        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": {"S": v[:MAX_KEY_BYTES]} for k, v in fields.items()}
         try:
             self.client.update_item(
-                TableName=self.table, Key={"pk": {"S": f"decision#{key}"}},
+                TableName=self.table, Key={"pk": {"S": _decision_key(key)}},
                 UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields)
-                + ", #state = :taken, #lease = :lease, #at = :now, #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(pk) OR #state = :failed OR "
-                "(#state = :taken AND #lease < :now)",
-                ExpressionAttributeNames={**names, "#state": "state", "#lease": "lease_until", "#at": "at",
-                                          "#ttl": "expires_at"},
-                ExpressionAttributeValues={**values, ":taken": {"S": "taken"}, ":failed": {"S": "failed"},
-                                           ":lease": {"N": str(now + DECISION_LEASE)}, ":now": {"N": str(now)},
-                                           ":ttl": {"N": str(now + DECISION_TTL)}},
+                + ", #state = :held, #lease = :lease, #at = :now, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(pk) OR #state <> :held OR #lease < :now",
+                ExpressionAttributeNames={**{f"#{k}": k for k in fields}, "#state": "state", "#lease": "lease_until",
+                                          "#at": "at", "#ttl": "expires_at"},
+                ExpressionAttributeValues={**values, ":held": {"S": "held"}, ":lease": {"N": str(now + DECISION_LEASE)},
+                                           ":now": {"N": str(now)}, ":ttl": {"N": str(now + DECISION_TTL)}},
             )  # fmt: skip
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
@@ -353,46 +350,47 @@ class StateTable:
             raise
         return True
 
-    def settle_decision(self, key: str, state: str, result: str) -> None:
-        """What came of decision ``key``: ``done`` (it is not taken again), or ``failed`` (it may be again)."""
+    def release_hold(self, key: str) -> None:
+        """Give the lock ``decision#<key>`` back (best effort: otherwise its lease runs out)."""
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self.client.update_item(
+                TableName=self.table, Key={"pk": {"S": _decision_key(key)}}, UpdateExpression="SET #state = :free",
+                ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues={":free": {"S": "free"}},
+            )  # fmt: skip
+
+    def record_decision(self, key: str, fields: Mapping[str, str], result: str) -> bool:
+        """Record a person's answer, carried out, as ``decision#<key>`` (state ``done``): one write, tried again
+        after each of ``RECORD_PAUSES``; False if it could not be recorded."""
         now = int(self.clock())
-        self.client.update_item(
-            TableName=self.table, Key={"pk": {"S": f"decision#{key}"}},
-            UpdateExpression="SET #state = :state, #result = :result, #done_at = :now, #ttl = :ttl",
-            ExpressionAttributeNames={"#state": "state", "#result": "result", "#done_at": "done_at",
-                                      "#ttl": "expires_at"},
-            ExpressionAttributeValues={":state": {"S": state}, ":result": {"S": result[:4000]},
+        done = {**fields, "state": "done", "result": result[:4000]}
+        return self._persist(
+            None, Key={"pk": {"S": _decision_key(key)}},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in done) + ", #at = :now, #ttl = :ttl",
+            ExpressionAttributeNames={**{f"#{k}": k for k in done}, "#at": "at", "#ttl": "expires_at"},
+            ExpressionAttributeValues={**{f":{k}": {"S": v[:4000]} for k, v in done.items()},
                                        ":now": {"N": str(now)}, ":ttl": {"N": str(now + DECISION_TTL)}},
         )  # fmt: skip
 
     def snooze(self, snooze: Snooze) -> None:
-        """Set (or replace) the trail's snooze, in the one ``snoozes`` item (one write)."""
+        """Set (or replace) the trail's snooze, in the one ``snoozes`` item, and remove the snoozes that have
+        ended, so that the item holds only running ones (one read, one write)."""
         entry = {"arn": {"S": snooze.arn}, "until": {"N": str(snooze.until)}, "by": {"S": snooze.by[:MAX_KEY_BYTES]},
                  "reason": {"S": snooze.reason[:MAX_KEY_BYTES]}, "at": {"N": str(snooze.at or int(self.clock()))},
                  "rules": {"L": [{"S": r} for r in snooze.rules]}, "account": {"S": snooze.account}}  # fmt: skip
+        item, now = self._get_many("", [SNOOZES]).get(SNOOZES, {}), self.clock()
+        ended = sorted(n for n, s in _snooze_entries(item) if not s.active(now) and n != _snooze_attribute(snooze.arn))
+        names = {"#trail": _snooze_attribute(snooze.arn), **{f"#e{n}": name for n, name in enumerate(ended)}}
+        remove = (" REMOVE " + ", ".join(f"#e{n}" for n in range(len(ended)))) if ended else ""
         self.client.update_item(
-            TableName=self.table, Key={"pk": {"S": SNOOZES}}, UpdateExpression="SET #trail = :entry",
-            ExpressionAttributeNames={"#trail": _snooze_attribute(snooze.arn)},
-            ExpressionAttributeValues={":entry": {"M": entry}},
+            TableName=self.table, Key={"pk": {"S": SNOOZES}}, UpdateExpression="SET #trail = :entry" + remove,
+            ExpressionAttributeNames=names, ExpressionAttributeValues={":entry": {"M": entry}},
         )  # fmt: skip
 
     def snoozes(self, now: float | None = None) -> list[Snooze]:
         """The snoozes still running at ``now`` (one consistent read)."""
         at = self.clock() if now is None else now
         item = self._get_many("", [SNOOZES]).get(SNOOZES, {})
-        found = []
-        for name, value in item.items():
-            entry = value.get("M") if name.startswith("s_") else None
-            if not entry:
-                continue
-            snooze = Snooze(
-                arn=entry.get("arn", {}).get("S", ""), until=int(entry.get("until", {}).get("N", 0)),
-                by=entry.get("by", {}).get("S", ""), reason=entry.get("reason", {}).get("S", ""),
-                rules=tuple(r.get("S", "") for r in entry.get("rules", {}).get("L", [])),
-                at=int(entry.get("at", {}).get("N", 0)), account=entry.get("account", {}).get("S", ""),
-            )  # fmt: skip
-            if snooze.arn and snooze.active(at):
-                found.append(snooze)
+        found = [snooze for _, snooze in _snooze_entries(item) if snooze.arn and snooze.active(at)]
         return sorted(found, key=lambda s: s.arn)
 
     def spend_revert(self, arn: str, limit: int = REVERTS_PER_HOUR) -> bool:
@@ -481,6 +479,26 @@ def _alert_key(key: str) -> dict[str, Any]:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return {"pk": {"S": f"alert#{key}"}}
+
+
+def _decision_key(key: str) -> str:
+    """``decision#<key>``; a key too long for a partition key is stored by its SHA-256 instead."""
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"decision#{key}"
+
+
+def _snooze_entries(item: Mapping[str, Any]) -> Iterable[tuple[str, Snooze]]:
+    """(attribute name, snooze) of every snooze the ``snoozes`` item holds, running or ended."""
+    for name, value in item.items():
+        entry = value.get("M") if name.startswith("s_") else None
+        if entry:
+            yield name, Snooze(
+                arn=entry.get("arn", {}).get("S", ""), until=int(entry.get("until", {}).get("N", 0)),
+                by=entry.get("by", {}).get("S", ""), reason=entry.get("reason", {}).get("S", ""),
+                rules=tuple(r.get("S", "") for r in entry.get("rules", {}).get("L", [])),
+                at=int(entry.get("at", {}).get("N", 0)), account=entry.get("account", {}).get("S", ""),
+            )  # fmt: skip
 
 
 def _snooze_attribute(arn: str) -> str:

@@ -170,6 +170,8 @@ def test_snooze_of_a_compliant_trail_is_refused(detector: Detector) -> None:
         (("revert", "no-such-trail"), "no trail named 'no-such-trail'"),
         (("baseline", "show", "arn:aws:s3:::bucket"), "is not a trail ARN"),
         (("baseline", "forget", TRAIL), "invalid choice"),
+        (("snooze", TRAIL, "--for", "1h", "--reason", "  "), "--reason must say why"),
+        (("revert", "arn:aws:cloudtrail:us-east-1:210987654321:trail/theirs"), "add --account 210987654321"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(detector: Detector, args: tuple[str, ...], said: str) -> None:
@@ -217,3 +219,12 @@ def test_a_rule_that_can_never_be_snoozed_is_bad_input(detector: Detector) -> No
     for rule, said in (("detector-tampered", "can never be snoozed"), ("no-such-rule", "is not a rule id")):
         done = trailguard("snooze", TRAIL, "--for", "1h", "--rule", rule, "--reason", "x")
         assert done.code == 2 and said in done.stderr
+
+
+def test_show_prints_what_people_wrote_as_plain_text(detector: Detector) -> None:
+    swept(detector)
+    redirect()
+    assert trailguard("baseline", "accept", TRAIL, "--reason", "ok\x1b[2J\nforged line").code == 0
+    shown = trailguard("baseline", "show", TRAIL)
+    assert "\x1b" not in shown.stdout and "forged line" in shown.stdout
+    assert not any(line.startswith("forged line") for line in shown.stdout.splitlines())

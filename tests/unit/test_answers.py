@@ -4,6 +4,7 @@ cover, and the endpoint's configuration."""
 
 from __future__ import annotations
 
+import datetime
 import time
 from dataclasses import replace
 from typing import Any
@@ -11,9 +12,12 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
+from tests.unit import builders
 from tests.unit.test_render import example_alert
+from trailguard import exemptions
 from trailguard.config import ConfigError, InteractionConfig
 from trailguard.interact import Click, Reply, Request, click_of, marked, respond, verified
+from trailguard.judge import Policy, evaluate_account
 from trailguard.render.slack import ACCEPT, ANSWERS, REVERT, SNOOZE, slack_message
 from trailguard.rules import Finding
 from trailguard.snooze import MAX_SECONDS, DurationError, Snooze, parse_duration, snoozable
@@ -134,22 +138,39 @@ def test_bad_durations(text: str) -> None:
 def test_a_snooze_never_covers_the_detectors_health() -> None:
     rules = ["detector-tampered", "event-pipeline-silent", "not-evaluable", "destination-changed",
              "no-compliant-trail", "logging-stopped", "no-such-rule"]  # fmt: skip
-    assert snoozable(rules) == ("destination-changed", "logging-stopped", "no-compliant-trail")
+    assert snoozable(rules) == ("destination-changed", "logging-stopped")  # never the account's missing trail
 
 
-def test_a_snooze_covers_its_trails_rules_and_its_accounts_missing_trail_only() -> None:
-    exemption = Snooze(ARN, int(time.time()) + 60, "me", "why", ("logging-stopped", "no-compliant-trail"),
-                       account="123456789012").exemption()  # fmt: skip
+def test_a_snooze_covers_its_trails_rules_only() -> None:
+    exemption = Snooze(ARN, int(time.time()) + 60, "me", "why", ("logging-stopped",)).exemption()
 
-    def finding(rule: str, trail: str | None = ARN, account: str = "123456789012") -> Finding:
-        return Finding(rule, "high", "m", trail, account=account)
+    def finding(rule: str, trail: str | None = ARN) -> Finding:
+        return Finding(rule, "high", "m", trail, account="123456789012")
 
     assert exemption.covers(finding("logging-stopped"), "123456789012")
     assert not exemption.covers(finding("destination-changed"), "123456789012")
     assert not exemption.covers(finding("logging-stopped", ARN.replace("prod-trail", "other")), "123456789012")
-    assert exemption.covers(finding("no-compliant-trail", None), "123456789012")
-    assert not exemption.covers(finding("no-compliant-trail", None, "999999999999"), "999999999999")
-    assert not exemption.covers(finding("detector-tampered", None), "123456789012")
+    assert not exemption.covers(finding("no-compliant-trail", None), "123456789012")
+
+
+def test_the_accounts_missing_trail_is_held_only_while_the_snoozed_trail_is_compliant_but_for_it() -> None:
+    arn = builders.trail()["TrailARN"]
+    policy = Policy(exemptions=(Snooze(arn, int(time.time()) + 60, "me", "why", ("logging-stopped",)).exemption(),))
+    stopped = builders.state(status=builders.STOPPED)
+
+    held = evaluate_account(builders.ACCOUNT, [stopped], policy)
+    [missing] = held.findings
+    assert missing.rule == "no-compliant-trail" and missing.exempt and missing.waiver and missing.waiver.snoozed
+    assert not held.counted
+
+    gone = evaluate_account(builders.ACCOUNT, [], policy)  # the snoozed trail deleted meanwhile
+    assert [f.rule for f in gone.counted] == ["no-compliant-trail"]
+
+    one_region = builders.state(builders.trail(IsMultiRegionTrail=False), status=builders.STOPPED)
+    more = evaluate_account(builders.ACCOUNT, [one_region], policy)  # another rule fires on it: not held
+    assert "no-compliant-trail" in [f.rule for f in more.counted]
+    assert exemptions.apply(more.findings, policy.exemptions, builders.ACCOUNT, datetime.date.today()) == list(
+        more.findings)  # the file's mechanism never covers it  # fmt: skip
 
 
 def test_the_endpoints_configuration_is_checked() -> None:

@@ -181,8 +181,8 @@ ANSWERS_BLOCK = "trailguard-answers"
 
 def answerable(alert: Alert) -> bool:
     """Whether a person may answer the alert from Slack: a drift alert about a trail, which remembers what it
-    showed of it."""
-    return alert.kind == "drift" and bool(alert.trail_arn) and bool(alert.state)
+    showed of it, and which the detector has not reverted already (the trail no longer is as it showed)."""
+    return alert.kind == "drift" and bool(alert.trail_arn) and bool(alert.state) and alert.outcome != "reverted"
 
 
 def _answers(alert: Alert) -> list[Block]:

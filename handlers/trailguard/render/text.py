@@ -35,7 +35,7 @@ NO_FINDINGS = {
     "failed-attempt": "None: the call failed, so nothing changed.",
     "unjudged": "Unknown: the trail could not be read.",
     "sweep-compliant": "None: the trail is compliant again.",
-    "sweep-exempt": "None counted: the trail's findings are exempt (see the exemptions file).",
+    "sweep-exempt": "None counted: the trail's findings are exempt (the exemptions file) or snoozed (said above).",
 }
 
 

@@ -105,6 +105,7 @@ class Waiver:
     reason: str
     expires: str = ""
     expired: bool = False
+    snoozed: bool = False  # a person's snooze (hours at most), not the exemptions file
 
 
 @dataclass(frozen=True)
