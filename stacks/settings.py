@@ -199,10 +199,15 @@ def _interactivity(context: Mapping[str, Any], slack_secret: str) -> dict[str, A
             "are acted on."
         )
     _checked("slackAllowedUsers", users, _SLACK_USER, "Slack user ids (U or W and 2 to 20 capital letters or digits)")
-    duplicate = next((user for user in users if users.count(user) > 1), None)
-    if duplicate:
-        raise SettingsError(f"slackAllowedUsers lists {duplicate!r} more than once.")
+    _once("slackAllowedUsers", users)
     return {"slack_interactivity": True, "slack_signing_secret_name": signing, "slack_allowed_users": users}
+
+
+def _once(key: str, values: tuple[str, ...]) -> None:
+    """A list key names each value once."""
+    duplicate = next((value for value in values if values.count(value) > 1), None)
+    if duplicate:
+        raise SettingsError(f"{key} lists {duplicate!r} more than once.")
 
 
 def _organization(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,9 +234,7 @@ def _organization(context: Mapping[str, Any]) -> dict[str, Any]:
             "member stack set deploys to."
         )
     _checked("organizationalUnits", units, _OU, "root ids (r-...) or OU ids (ou-...-...)")
-    duplicate = next((unit for unit in units if units.count(unit) > 1), None)
-    if duplicate:
-        raise SettingsError(f"organizationalUnits lists {duplicate!r} more than once.")
+    _once("organizationalUnits", units)
     role = _text(get("memberRoleName"), "memberRoleName") or DEFAULT_MEMBER_ROLE
     if not _ROLE_NAME.fullmatch(role):
         raise SettingsError(

@@ -14,20 +14,11 @@ from tests.events import event, scheduled
 from trailguard.state_table import StateTable
 
 from .conftest import BUCKET, REGION, TABLE, Detector, cloudtrail, run_trailguard
+from .test_interaction import OTHER_BUCKET, TRAIL, make_trail
 
 pytestmark = pytest.mark.integration
 
-TRAIL = "org-audit"
-OTHER_BUCKET = "partner-logs"
 CALLER = "arn:aws:sts::123456789012:user/moto"  # who moto says is calling
-
-
-def make_trail() -> str:
-    ct = cloudtrail()
-    arn = ct.create_trail(Name=TRAIL, S3BucketName=BUCKET, IsMultiRegionTrail=True, EnableLogFileValidation=True)
-    ct.put_event_selectors(TrailName=TRAIL, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
-    ct.start_logging(Name=TRAIL)
-    return str(arn["TrailARN"])
 
 
 def swept(detector: Detector) -> str:

@@ -6,8 +6,6 @@ Every template here passed cdk-nag (conftest.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from aws_cdk.assertions import Template
 
 from stacks import HOME_STACK, MANAGEMENT_STACK
 from stacks.detector import EXEMPTIONS_FILE, INTERACTION_CONCURRENCY, SHARED_ENVIRONMENT
-from tests.stacks.conftest import Deployment
+from tests.stacks.conftest import Deployment, cfn_lint
 from tests.stacks.test_detector_stack import (
     ACCOUNT,
     ANY_KEY,
@@ -480,10 +478,6 @@ def test_cfn_lint_passes_on_the_templates_with_slack_buttons(
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(body), encoding="utf-8")
         files.append(str(path))
-    lint = Path(sys.executable).with_name("cfn-lint")
-
-    done = subprocess.run(
-        [str(lint), "--ignore-checks", "W3005", "--", *files], capture_output=True, text=True, check=False
-    )
+    done = cfn_lint(files)
 
     assert done.returncode == 0, done.stdout + done.stderr

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from stacks.organization import (
     SWEEP_MAX_CONCURRENCY,
     SWEEP_MAX_RECEIVES,
 )
-from tests.stacks.conftest import CDK_JSON_CONTEXT, ORG_ON_CONTEXT, Deployment, build_app, settings_from
+from tests.stacks.conftest import CDK_JSON_CONTEXT, ORG_ON_CONTEXT, Deployment, build_app, cfn_lint, settings_from
 from tests.stacks.test_detector_stack import (
     ACCOUNT,
     ANY_KEY,
@@ -534,11 +532,7 @@ def test_cfn_lint_passes_on_the_organization_templates_and_the_member_body(
             path = tmp_path / f"{deployment.settings.remediation_mode}-{name}.json"
             path.write_text(json.dumps(body), encoding="utf-8")
             files.append(str(path))
-    lint = Path(sys.executable).with_name("cfn-lint")
-
-    done = subprocess.run(
-        [str(lint), "--ignore-checks", "W3005", "--", *files], capture_output=True, text=True, check=False
-    )
+    done = cfn_lint(files)
 
     assert done.returncode == 0, done.stdout + done.stderr
 
