@@ -577,8 +577,8 @@ def render(report: Report) -> str:
     lines = [*_table(times), "", *_table(targets), "", "AWS calls per event (emulator's count, by operation):"]
     lines += _calls_lines(
         c,
-        f"{_by_operation(COMPLIANT_CALLS)}: the trail's 3 reads, its baseline (read at the same time), the "
-        "DynamoDB claim of the event id and its record",
+        f"{_by_operation(COMPLIANT_CALLS)}: the trail's 3 reads, its baseline and the snoozes (one read, made at "
+        "the same time), the DynamoDB claim of the event id and its record",
     )
     lines += _calls_lines(
         d,

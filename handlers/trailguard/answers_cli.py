@@ -199,7 +199,7 @@ def _runtime(args: argparse.Namespace) -> tuple[Any, str]:
     rt = Runtime(config=config, account=account, home=home, cloudtrail=cloudtrail,
                  table=StateTable(session.client("dynamodb", region_name=home, config=CLIENT_CONFIG), table),
                  senders={}, regions=lambda: [home], identity=lambda: caller, others=own, access=access,
-                 snoozes=())  # fmt: skip
+                 apply_snoozes=False)  # fmt: skip
     return rt, caller
 
 

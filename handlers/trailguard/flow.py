@@ -94,15 +94,27 @@ class Runtime:
     sqs: Any = None  # organization mode with SWEEP_QUEUE_URL: the sweep's fan-out
     function_arn: str = ""  # the detector's own function, which its environment cannot name
     snoozes: tuple[Exemption, ...] | None = None  # the running snoozes, read once per invocation (``policy``)
+    apply_snoozes: bool = True  # False: a person's answer, which judges the trail by the operator's policy alone
 
     def fresh(self, deadline: Deadline) -> None:
         """A new invocation: its deadline, and snoozes read again when first needed."""
         self.deadline, self.snoozes = deadline, None
 
+    def baselines(self, arns: list[str]) -> Mapping[str, Baseline]:
+        """The trails' stored baselines, read together with the snoozes (one BatchGetItem), which ``policy``
+        then applies without reading them again."""
+        if not self.apply_snoozes:
+            return self.table.baselines(arns)
+        found, snoozes = self.table.baselines_and_snoozes(arns)
+        self.snoozes = tuple(s.exemption() for s in snoozes)
+        return found
+
     @property
     def policy(self) -> Policy:
         """The operator's policy (``config.policy``) with the snoozes running now, each a live exemption of its
         trail. Snoozes that cannot be read are left out (logged): the findings are then alerted, not lost."""
+        if not self.apply_snoozes:
+            return self.config.policy
         if self.snoozes is None:
             try:
                 self.snoozes = tuple(s.exemption() for s in self.table.snoozes())
@@ -236,7 +248,7 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
     multi-region trails live, and judge them. When reads failed for now or ran out of time, ``RetryLater``
     unless ``settle()`` says this is the last chance: then the trail is judged on what could be read, and
     the verdict's ``unread`` says what could not."""
-    policy, ref = rt.policy, call.trail
+    ref = call.trail
     unread: list[str] = []
 
     def not_now(problems: list[str]) -> None:
@@ -250,17 +262,18 @@ def evaluate_call(call: TrailCall, rt: Runtime, settle: Callable[[], bool] = lam
     except AccountUnreachable as error:  # the member role could not be assumed: not evaluable, and said why
         not_now([str(error)] if error.retry else [])
         verdict = judge_call(ref.name, ref.arn, ref.region, call.account, CallReading(None, None, error=str(error)),
-                             policy)  # fmt: skip
+                             rt.policy)  # fmt: skip
         assert verdict is not None
         return replace(verdict, unread="; ".join(unread))
     try:
         reading = read_call(ref.name, ref.arn, ref.region, cloudtrail, reads_trail=call.event_name != "DeleteTrail",
-                            baselines=rt.table.baselines, pool=rt.pool, clients=clients,
+                            baselines=rt.baselines, pool=rt.pool, clients=clients,
                             time_left=rt.deadline.for_reading, account=call.account)  # fmt: skip
     except ReadsTimedOut as error:
         not_now([str(error)])
         reading = CallReading(None, None, error=str(error))
     not_now(list(reading.transient))
+    policy = rt.policy  # the snoozes came with the baseline, in the same read
     verdict = judge_call(ref.name, ref.arn, ref.region, call.account, reading, policy)
     if verdict is None:
         others: list[TrailState] = []

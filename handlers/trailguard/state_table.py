@@ -296,12 +296,14 @@ class StateTable:
 
     def baselines(self, arns: Iterable[str]) -> dict[str, Baseline]:
         """The stored baseline of each trail that has one."""
-        return {
-            arn: Baseline.from_json(unpack(item["baseline_z"]["B"]), int(item.get("recorded_at", {}).get("N", 0)),
-                                    item.get("recorded_by", {}).get("S", ""), item.get("reason", {}).get("S", ""))
-            for arn, item in self._get_many("baseline#", arns).items()
-            if "baseline_z" in item
-        }  # fmt: skip
+        return _baselines(self._get_many("baseline#", arns))
+
+    def baselines_and_snoozes(self, arns: Iterable[str]) -> tuple[dict[str, Baseline], list[Snooze]]:
+        """``baselines`` and ``snoozes`` in one request (what judging a watched call needs from the table)."""
+        found = self._get_many("", [*(f"baseline#{arn}" for arn in arns), SNOOZES])
+        running = [s for _, s in _snooze_entries(found.pop(SNOOZES, {})) if s.arn and s.active(self.clock())]
+        baselines = _baselines({k.removeprefix("baseline#"): v for k, v in found.items()})
+        return baselines, sorted(running, key=lambda s: s.arn)
 
     def save_baselines(self, baselines: Iterable[Baseline], by: str = "", reason: str = "") -> None:
         """Store baselines, each bounded (compressed; too large even so, without its selectors: see
@@ -486,6 +488,16 @@ def _decision_key(key: str) -> str:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"decision#{key}"
+
+
+def _baselines(items: Mapping[str, Mapping[str, Any]]) -> dict[str, Baseline]:
+    """Baselines by trail ARN, from their stored items."""
+    return {
+        arn: Baseline.from_json(unpack(item["baseline_z"]["B"]), int(item.get("recorded_at", {}).get("N", 0)),
+                                item.get("recorded_by", {}).get("S", ""), item.get("reason", {}).get("S", ""))
+        for arn, item in items.items()
+        if "baseline_z" in item
+    }  # fmt: skip
 
 
 def _snooze_entries(item: Mapping[str, Any]) -> Iterable[tuple[str, Snooze]]:

@@ -556,14 +556,29 @@ def test_a_throttled_baseline_read_is_retried_not_fatal(detector: Detector, lam:
     assert counts(detector) == (1, 1)
 
 
-def test_snoozes_that_cannot_be_read_hold_nothing_back(detector: Detector, lam: Lambda, faulty: FaultProxy) -> None:
-    evt = stopped(detector, lam)
-    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=10,
+def test_a_throttled_read_of_the_snoozes_with_the_baseline_is_retried(
+    detector: Detector, lam: Lambda, faulty: FaultProxy
+) -> None:
+    evt = stopped(detector, lam)  # the event's baseline and the snoozes are one read: retried together
+    faulty.add(Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=4,
                      when=lambda arguments: '"snoozes"' in json.dumps(arguments)))  # fmt: skip
 
     outcomes = lam.invoke(evt)
 
-    assert outcomes[0]["status"] == "drift" and counts(detector) == (1, 1)  # alerted at once, not retried
+    assert isinstance(outcomes[0], Exception) and outcomes[1]["status"] == "drift" and counts(detector) == (1, 1)
+
+
+def test_snoozes_the_sweep_cannot_read_hold_nothing_back(detector: Detector, lam: Lambda, faulty: FaultProxy) -> None:
+    stopped(detector, lam)
+    fault = Fault("BatchGetItem", status=400, code="ProvisionedThroughputExceededException", times=10,
+                  when=lambda arguments: json.dumps(arguments).count('"pk"') == 1 and '"snoozes"' in
+                  json.dumps(arguments))  # fmt: skip
+    faulty.add(fault)
+
+    outcomes = lam.invoke(scheduled())
+
+    assert fault.hits >= 1
+    assert outcomes[0]["status"] == "drift" and counts(detector)[0] >= 1  # alerted at once, not held back
 
 
 def test_a_throttled_read_of_the_other_trails_is_retried_before_judging_the_account(
