@@ -52,7 +52,7 @@ def build(config: HandlerConfig, context: Any) -> flow.Runtime:
     from trailguard.state_table import StateTable
 
     session = boto3.session.Session()
-    function = Arn.parse(context.invoked_function_arn)
+    function = Arn.parse(getattr(context, "invoked_function_arn", None))
     quick = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
     senders: dict[str, Sender] = {}
     if config.slack_secret_arn:
@@ -81,7 +81,7 @@ def build(config: HandlerConfig, context: Any) -> flow.Runtime:
     ec2 = functools.cache(lambda: session.client("ec2", config=CLIENT_CONFIG))
     others = ClientCache(lambda key: session.client(key[0], region_name=key[1], config=quick))
     cloudtrail = ClientCache(lambda region: session.client("cloudtrail", region_name=region, config=EVENT_READS))
-    account = function.account if function else ""
+    account = function.account if function else _own_account(identity)
     home = (function.region if function else "") or session.region_name or "us-east-1"
     table = StateTable(session.client("dynamodb", config=quick), config.state_table)
     organization = _organization(config, session, account, home, function.partition if function else "aws",
@@ -101,6 +101,18 @@ def build(config: HandlerConfig, context: Any) -> flow.Runtime:
         **organization,
     )
     return built
+
+
+def _own_account(identity: Any) -> str:
+    """The account the function runs in, from its identity, when no invocation context names the function."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from trailguard.arn import account_of
+
+    try:
+        return account_of(identity())
+    except (ClientError, BotoCoreError):  # no account known: the trails' own accounts are read as named
+        return ""
 
 
 def _organization(  # noqa: PLR0917 - the container's parts, each built once in runtime()

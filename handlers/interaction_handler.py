@@ -80,19 +80,19 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         verified = _verified(request, config.signing_secret_arn)
     except (ConfigError, ClientError, BotoCoreError) as error:  # nothing can be verified: refuse, and say why
         logger.error(f"the endpoint cannot verify requests: {error}")
-        return {"statusCode": 500, "body": ""}
+        return {"statusCode": 500}
     if not verified:
         logger.warning("refused: the Slack signature or timestamp did not verify")
-        return {"statusCode": 401, "body": ""}
+        return {"statusCode": 401}
     click = interact.click_of(request.body)
     if click is None:
         logger.info("ignored: not a click of a trailguard alert button")
-        return {"statusCode": 200, "body": ""}
+        return {"statusCode": 200}
     if click.user_id not in config.allowed_users:
         logger.warning("refused: Slack user not allowed", extra={"slack_user": click.user_id, "alert": click.alert_id})
         interact.respond(click, interact.Reply("You are not allowed to answer trailguard alerts (SLACK_ALLOWED_USERS)."
                                                " Nothing was done."), _post)  # fmt: skip
-        return {"statusCode": 403, "body": ""}
+        return {"statusCode": 403}
     publish = _publisher(config.handler.alert_topic_arn)
     try:
         reply = interact.answer(click, rt, publish)
@@ -105,7 +105,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         extra={"slack_user": click.user_id, "alert": click.alert_id, "action": click.action, "said": reply.text},
     )
     interact.respond(click, reply, _post)
-    return {"statusCode": 200, "body": ""}
+    return {"statusCode": 200}
 
 
 def _verified(request: interact.Request, secret_arn: str) -> bool:

@@ -30,7 +30,7 @@ from .organization import AccountUnreachable
 from .read import read_extras
 from .render.fix import commands
 from .render.text import clean, one_line
-from .snooze import Snooze, snoozable
+from .snooze import Snooze, every_rule, snoozable
 
 ACCEPT, REVERT, SNOOZE = "accept", "revert", "snooze"
 
@@ -194,21 +194,19 @@ def revert_now(rt: Runtime, target: Target, by: str, *, dry_run: bool, since: in
 
 def snooze(rt: Runtime, target: Target, by: str, reason: str, *, seconds: int, rules: tuple[str, ...] | None = None,
            now: float | None = None) -> Answer:  # fmt: skip
-    """Hold back the trail's findings (``rules``, or those that fire on it now) for ``seconds`` (at most a day):
-    not alerted, not reverted, shown marked as snoozed. Other rules are alerted as ever."""
+    """Hold back the trail's findings (of ``rules``, or of every rule a snooze may cover) for ``seconds`` (at
+    most a day): not alerted, not reverted, shown marked as snoozed. The detector's own health and the trail's
+    deletion are alerted as ever."""
     at = int(time.time() if now is None else now)
-    if rules is None:
-        verdict = evaluate_call(_call(target, by), rt)
-        rules = tuple(f.rule for f in verdict.counted)
-    held = snoozable(rules)
+    held = every_rule() if rules is None else snoozable(rules)
     if not held:
-        return Answer(False, f"Nothing to snooze on trail {target.name}: no finding a snooze may hold back fires on "
-                             "it (the detector's own health and an account without a compliant trail are never "
-                             "snoozed).")  # fmt: skip
-    until = at + seconds
-    entry = Snooze(target.arn, until, by, reason, held, at, target.account)
+        return Answer(False, f"Nothing to snooze on trail {target.name}: none of {', '.join(rules or ())} may be "
+                             "snoozed (the detector's own health, a deleted trail and an account without a "
+                             "compliant trail never are).")  # fmt: skip
+    entry = Snooze(target.arn, at + seconds, by, reason, held, at, target.account)
     rt.table.snooze(entry)
-    return Answer(True, f"Trail {target.name} {entry.label} (rules: {', '.join(held)}). Other rules are alerted as "
+    covered = "every rule but its deletion" if rules is None else f"rules: {', '.join(held)}"
+    return Answer(True, f"Trail {target.name} {entry.label} ({covered}). The detector's own health is alerted as "
                         "ever.", changed=True)  # fmt: skip
 
 

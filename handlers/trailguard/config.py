@@ -135,7 +135,7 @@ def _switch(env: Mapping[str, str], key: str) -> bool:
     return value == "on"
 
 
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$", re.ASCII)
+_SLACK_USER = re.compile(r"^[A-Za-z0-9_-]{1,64}$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -155,9 +155,10 @@ class InteractionConfig:
             raise ConfigError(f"SLACK_SIGNING_SECRET_ARN must be the ARN of the secret holding the Slack app's "
                               f"signing secret, not {secret!r}.")  # fmt: skip
         users = frozenset(u.strip() for u in env.get("SLACK_ALLOWED_USERS", "").split(",") if u.strip())
-        bad = sorted(u for u in users if not _SLACK_USER.match(u))
+        bad = sorted(u for u in users if not _SLACK_USER.match(u))  # the stack checks the ids' form at synth
         if bad:
-            raise ConfigError(f"SLACK_ALLOWED_USERS must list Slack user ids like U012AB3CD, not {bad[0]!r}.")
+            raise ConfigError(f"SLACK_ALLOWED_USERS must list Slack user ids (letters, digits, _ and -), not "
+                              f"{bad[0]!r}.")  # fmt: skip
         return cls(handler, secret, users)
 
 

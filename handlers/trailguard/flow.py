@@ -531,7 +531,7 @@ def _judged(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) ->
             rt.table.finish(call.event_id, taken.token, (), budget=rt.deadline.left)
             return HandlerResult("compliant", call.event_id, call.event_name, verdict.trail_arn, verdict.findings)
         verdict = replace(verdict, findings=(*verdict.findings, gap))
-        alert = _shown(_named(drift_alert(call, (gap,), verdict.trail_arn, GAP_ACTION), rt), verdict)
+        alert = _shown(_named(drift_alert(call, (gap,), verdict.trail_arn, GAP_ACTION), rt), verdict, rt)
         then = None  # nothing for the sweep to record
     else:
         results, alert = _reverted(call, verdict, taken, rt)
@@ -547,7 +547,7 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     region = verdict.trail.home_region if verdict.trail else call.trail.region
     widened = _blast_radius(call, verdict, rt)
     if mode == "on":  # stored first: if this invocation dies during the revert, the retry still tells people
-        first = _shown(widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt)), verdict)
+        first = _shown(widened(_named(drift_alert(call, counted, verdict.trail_arn, REVERTING), rt)), verdict, rt)
         rt.table.announce(call.event_id, taken.token, first.to_json(), ())
         _note_own_session(call.account, rt)
     results, planned = revert(verdict, mode, rt.policy, rt.table,
@@ -557,7 +557,7 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     said = {r.result for r in results}
     outcome = "reverted" if said == {"done"} else "would-revert" if said == {"dry-run"} else ""
     action = describe_actions(mode, results, planned.why_not, region, settled=planned.settled, apart=bool(outcome))
-    alert = _shown(widened(_named(drift_alert(call, counted, verdict.trail_arn, action), rt)), verdict)
+    alert = _shown(widened(_named(drift_alert(call, counted, verdict.trail_arn, action), rt)), verdict, rt)
     if outcome:  # the calls shown whole, on their own; the headline says what happened
         made = commands([(r.action, r.arguments) for r in results], region)
         alert = replace(alert, outcome=outcome, calls=whole_commands(made, MAX_CALLS_CHARS))
@@ -568,12 +568,15 @@ def _reverted(call: TrailCall, verdict: CallVerdict, taken: Claim, rt: Runtime) 
     return results, alert
 
 
-def _shown(alert: Alert, verdict: CallVerdict) -> Alert:
+def _shown(alert: Alert, verdict: CallVerdict, rt: Runtime) -> Alert:
     """A drift alert with what it shows of the trail (so that a person's answer acts only while the trail is
-    still as shown) and the snoozes that held back some of its findings."""
+    still as shown) and the trail's snooze, when one runs: what it held back, or that it runs (a deletion, say,
+    is alerted during a snooze, and says so)."""
     trail = verdict.trail
     state = state_digest(trail.description, trail.status, trail.selectors) if trail else "gone"
-    return replace(alert, state=state, snoozed=snoozed_findings(verdict.findings))
+    running = [e.reason for e in rt.snoozes or () if alert.trail_arn and e.trail == alert.trail_arn]
+    held = snoozed_findings(verdict.findings) or "; ".join(running)
+    return replace(alert, state=state, snoozed=held)
 
 
 def _own_heartbeat(call: TrailCall, rt: Runtime) -> bool:

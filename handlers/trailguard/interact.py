@@ -205,7 +205,7 @@ def _carry_out(click: Click, alert: Alert, target: answers.Target, now: Reading,
     if click.action == answers.ACCEPT:
         return answers.accept(rt, target, click.who, why, reading=now)
     if click.action == answers.SNOOZE:
-        return answers.snooze(rt, target, click.who, why, seconds=SNOOZE_SECONDS, rules=tuple(alert.rules))
+        return answers.snooze(rt, target, click.who, why, seconds=SNOOZE_SECONDS)
     dry_run = rt.config.remediation_mode != "on"
     return answers.revert_now(rt, target, click.who, dry_run=dry_run, since=answers.since_of(alert.actor))
 
@@ -244,8 +244,9 @@ def respond(click: Click, reply: Reply, post: Callable[[str, Mapping[str, Any]],
         post(click.response_url, {"response_type": "ephemeral", "replace_original": False, "text": text})
         return
     who = f"{reply.head} <@{_user_id(reply.user)}>"
+    thread = {"thread_ts": click.message_ts} if click.message_ts else {}
     post(click.response_url, {"response_type": "in_channel", "replace_original": False, "text": f"{who}: {text}",
-                              "thread_ts": click.message_ts})  # fmt: skip
+                              **thread})  # fmt: skip
     if click.message.get("blocks"):
         post(click.response_url, {"replace_original": True, "text": str(click.message.get("text", ""))[:3000],
                                   "blocks": marked(click.message["blocks"], who)})  # fmt: skip

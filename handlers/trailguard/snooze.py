@@ -1,12 +1,12 @@
 """A snooze: a person's "I have seen this, give me time", for one trail, bounded and visible.
 
-A snooze covers the rules that fired on the trail when it was set (the alert's, or the trail's as read then,
-or those a person names), never ``detector-tampered``, ``event-pipeline-silent`` or any other rule no
-exemption may cover, and lasts at most ``MAX_SECONDS``. While it runs, the findings it covers are shown
-marked "snoozed until ... by ...: why" (in the handler's results and the sweep's) and are neither alerted
-nor reverted; any other rule that fires on the trail is alerted as ever, and the alert says the trail is
-snoozed. The account's ``no-compliant-trail`` is held back with them only while the snoozed trail is
-compliant but for its snoozed findings: a trail deleted meanwhile is alerted. It is applied as a live exemption of
+A snooze covers the trail's rules (every one, or those a person names), never ``detector-tampered``,
+``event-pipeline-silent``, the trail's deletion or any other rule no exemption may cover, and lasts at most
+``MAX_SECONDS``. While it runs, the findings it covers are shown marked "snoozed until ... by ...: why" (in
+the handler's results and the sweep's) and are neither alerted nor reverted; a rule it does not cover is
+alerted as ever, and the alert says the trail is snoozed. The account's ``no-compliant-trail`` is held back
+with them only while the snoozed trail is compliant but for its snoozed findings: a trail deleted meanwhile
+is alerted. It is applied as a live exemption of
 the trail (see ``exemptions``), read from the state table at each invocation. Pure: plain data in and out.
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .exemptions import Exemption
 from .rules import REGISTRY, Finding, Waiver
+from .rules.trail_deleted import TRAIL_DELETED
 
 MAX_SECONDS = 24 * 3600
 PREFIX = "snoozed until"  # how every snoozed finding's reason begins
@@ -41,11 +42,19 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
+UNSNOOZED = frozenset({TRAIL_DELETED.id})  # a snoozed trail deleted is alerted all the same
+
+
 def snoozable(rules: Iterable[str]) -> tuple[str, ...]:
-    """The rules a snooze may cover: a trail's rules that an exemption may cover. Never the detector's own
-    health, "could not tell", nor the account's ``no-compliant-trail``, which is held back only while the
-    trail it fires for is compliant but for its snoozed findings (see ``judge.evaluate_account``)."""
-    return tuple(sorted({r for r in rules if r in REGISTRY and REGISTRY[r].exemptible}))
+    """The rules a snooze may cover: a trail's rules that an exemption may cover, but its deletion. Never the
+    detector's own health, "could not tell", nor the account's ``no-compliant-trail``, which is held back only
+    while the trail it fires for is compliant but for its snoozed findings (see ``judge.evaluate_account``)."""
+    return tuple(sorted({r for r in rules if r in REGISTRY and REGISTRY[r].exemptible and r not in UNSNOOZED}))
+
+
+def every_rule() -> tuple[str, ...]:
+    """What a snooze of the whole trail covers."""
+    return snoozable(REGISTRY)
 
 
 @dataclass(frozen=True)

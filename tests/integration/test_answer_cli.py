@@ -145,10 +145,13 @@ def test_snooze_holds_the_trails_findings_for_the_time_given(detector: Detector)
     assert "snoozed until" in shown.stdout
 
 
-def test_snooze_of_a_compliant_trail_is_refused(detector: Detector) -> None:
+def test_snooze_of_a_compliant_trail_is_a_maintenance_window(detector: Detector) -> None:
     swept(detector)
-    done = trailguard("snooze", TRAIL, "--for", "2h", "--reason", "nothing")
-    assert done.code == 1 and "Nothing to snooze" in done.stderr and table().snoozes() == []
+    done = trailguard("snooze", TRAIL, "--for", "2h", "--reason", "planned work")
+    assert done.code == 0 and "every rule but its deletion" in done.stdout
+    cloudtrail().stop_logging(Name=TRAIL)
+    assert detector.run(event("stoplogging_cli", trail=TRAIL))["status"] == "compliant"
+    assert detector.slack.messages == []
 
 
 @pytest.mark.parametrize(

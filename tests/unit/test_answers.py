@@ -20,7 +20,7 @@ from trailguard.interact import Click, Reply, Request, click_of, marked, respond
 from trailguard.judge import Policy, evaluate_account
 from trailguard.render.slack import ACCEPT, ANSWERS, REVERT, SNOOZE, slack_message
 from trailguard.rules import Finding
-from trailguard.snooze import MAX_SECONDS, DurationError, Snooze, parse_duration, snoozable
+from trailguard.snooze import MAX_SECONDS, DurationError, Snooze, every_rule, parse_duration, snoozable
 from trailguard_dev.slack_clicks import SIGNING_SECRET, click_payload, signed_request
 
 ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/prod-trail"
@@ -139,6 +139,7 @@ def test_a_snooze_never_covers_the_detectors_health() -> None:
     rules = ["detector-tampered", "event-pipeline-silent", "not-evaluable", "destination-changed",
              "no-compliant-trail", "logging-stopped", "no-such-rule"]  # fmt: skip
     assert snoozable(rules) == ("destination-changed", "logging-stopped")  # never the account's missing trail
+    assert "trail-deleted" not in every_rule() and {"logging-stopped", "logging-gap"} <= set(every_rule())
 
 
 def test_a_snooze_covers_its_trails_rules_only() -> None:
@@ -180,6 +181,6 @@ def test_the_endpoints_configuration_is_checked() -> None:
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET_ARN"):
         InteractionConfig.from_env({**env, "SLACK_SIGNING_SECRET_ARN": "my-secret"})
     with pytest.raises(ConfigError, match="SLACK_ALLOWED_USERS"):
-        InteractionConfig.from_env({**env, "SLACK_ALLOWED_USERS": "alice"})
+        InteractionConfig.from_env({**env, "SLACK_ALLOWED_USERS": "U0ABC,@here"})
     with pytest.raises(ConfigError, match="SLACK_BUTTONS"):
         InteractionConfig.from_env({**env, "SLACK_BUTTONS": "yes"})
