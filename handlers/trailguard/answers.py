@@ -105,9 +105,9 @@ def show(rt: Runtime, target: Target) -> dict[str, Any] | None:
     if baseline is None:
         return None
     snoozes = [s for s in rt.table.snoozes() if s.arn == target.arn]
-    recorded = {"sweep": "the sweep (the trail was compliant)", "accepted": "a person",
-                "event": "the detector, right after a watched call (not restored as destinations or to recreate the "
-                         "trail until the sweep or a person confirms it)"}  # fmt: skip
+    recorded = {"sweep": "the sweep (the trail was compliant)", "accepted": "a person (accepted)",
+                "event": "an event: the detector, right after a watched call (not restored as destinations or to "
+                         "recreate the trail until the sweep or a person confirms it)"}  # fmt: skip
     return {
         "trail_arn": target.arn,
         "recorded_at": _when(baseline.recorded_at) if baseline.recorded_at else None,

@@ -2,15 +2,16 @@
 alert from the command line, with the standard AWS environment (see ``answers`` for what each does).
 
 Exit codes: 0 done, 1 refused (the answer says why), 2 bad input or AWS that cannot be used (one sentence).
-The state table is ``--state-table``, or the ``StateTableName`` output of the detector's stack in the
-session's region; with ``--account`` (organization mode) the trail is read and changed through that account's
-member role, as the detector does.
+The state table is ``--state-table``, else ``STATE_TABLE`` (as the Lambda names it), else the
+``StateTableName`` output of the detector's stack in the session's region; with ``--account`` (organization
+mode) the trail is read and changed through that account's member role, as the detector does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import uuid
@@ -176,7 +177,7 @@ def _runtime(args: argparse.Namespace) -> tuple[Any, str]:
         reason = abort_reason(error) if isinstance(error, BotoCoreError | ClientError) else None
         raise AuditAborted(reason or f"The AWS configuration cannot be used: {error}.") from error
     caller, account = str(identity["Arn"]), str(identity["Account"])
-    table = args.state_table or _stack_table(session, home)
+    table = args.state_table or os.environ.get("STATE_TABLE", "").strip() or _stack_table(session, home)
     found: tuple[exemptions.Exemption, ...] = ()
     if args.exemptions is not None:
         from pathlib import Path

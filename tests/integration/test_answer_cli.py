@@ -5,6 +5,7 @@ what each does to the trail and the state table, who it records, and its exit co
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -175,10 +176,20 @@ def test_bad_input_is_one_sentence_and_exit_2(detector: Detector, args: tuple[st
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def without_table_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "STATE_TABLE"}
+
+
 def test_without_state_table_the_stack_output_is_needed(detector: Detector) -> None:
     make_trail()
-    done = run_trailguard("baseline", "show", TRAIL)
+    done = run_trailguard("baseline", "show", TRAIL, env=without_table_env())
     assert done.code == 2 and "--state-table is needed" in done.stderr
+
+
+def test_state_table_from_the_environment(detector: Detector) -> None:
+    swept(detector)
+    done = run_trailguard("baseline", "show", TRAIL, env={**without_table_env(), "STATE_TABLE": TABLE})
+    assert done.code == 0 and BUCKET in done.stdout, done.stderr
 
 
 def test_the_stack_output_names_the_table(detector: Detector) -> None:
@@ -187,7 +198,7 @@ def test_the_stack_output_names_the_table(detector: Detector) -> None:
                 "Outputs": {"StateTableName": {"Value": TABLE}}}  # fmt: skip
     boto3.client("cloudformation", region_name=REGION).create_stack(StackName="Trailguard",
                                                                     TemplateBody=json.dumps(template))  # fmt: skip
-    done = run_trailguard("baseline", "show", TRAIL)
+    done = run_trailguard("baseline", "show", TRAIL, env=without_table_env())
     assert done.code == 0 and BUCKET in done.stdout, done.stderr
 
 
