@@ -1,7 +1,8 @@
 """The Slack interaction endpoint: a Lambda Function URL (payload format 2.0) that receives Slack's
 ``block_actions`` POST when a person clicks *Revert now*, *Accept as baseline* or *Snooze 2 h* on a drift alert.
 
-Answers ``{"statusCode": 401}`` to a request whose Slack signature or timestamp does not verify, 403 to a click
+Answers ``{"statusCode": 401}`` to a request whose Slack signature or timestamp does not verify (and to every
+request while the endpoint cannot verify any: a bad environment value, an unreadable signing secret), 403 to a click
 by a Slack user not in ``SLACK_ALLOWED_USERS``, and 200 to everything else, acting only when the alert exists
 and its trail is still as the alert showed it (see ``trailguard.interact`` for every check, in order). This
 module only wires the steps to AWS and Slack, and logs one line per request.
@@ -78,9 +79,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         config, rt = _container.ready(context)
         request = interact.Request.of(event)
         verified = _verified(request, config.signing_secret_arn)
-    except (ConfigError, ClientError, BotoCoreError) as error:  # nothing can be verified: refuse, and say why
-        logger.error(f"the endpoint cannot verify requests: {error}")
-        return {"statusCode": 500}
+    except (ConfigError, ClientError, BotoCoreError) as error:  # nothing can be verified, so nothing is trusted
+        logger.error(f"the endpoint cannot verify requests, so it refuses them all: {error}")
+        return {"statusCode": 401}
     if not verified:
         logger.warning("refused: the Slack signature or timestamp did not verify")
         return {"statusCode": 401}

@@ -67,7 +67,7 @@ CDK_LOOKUP_PROVIDERS = (
     "vpc-provider",
 )
 DEFAULT_MEMBER_ROLE = "trailguard-member"
-DEFAULT_SIGNING_SECRET = "trailguard/slack-signing-secret"
+DEFAULT_SIGNING_SECRET = "trailguard/slack-signing"
 PROJECT = Path(__file__).resolve().parent.parent  # a relative exemptionsFile is found from here (cdk.json's folder)
 
 _EMAIL = re.compile(r"[^@\s,;<>\"']+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", re.ASCII)
@@ -128,8 +128,8 @@ class DeploySettings:
                 f"not {schedule!r}."
             )
         secret = _text(get("slackSecretName"), "slackSecretName")
-        if secret and not _SECRET_NAME.fullmatch(secret):
-            raise SettingsError(f"slackSecretName must be a Secrets Manager secret name, not {secret!r}.")
+        if secret:
+            _secret_name("slackSecretName", secret)
         return cls(
             exemptions_json=_exemptions(_text(get("exemptionsFile"), "exemptionsFile")),
             alert_emails=_checked("alertEmails", _list(get("alertEmails"), "alertEmails"), _EMAIL, "email addresses"),
@@ -186,8 +186,7 @@ def _interactivity(context: Mapping[str, Any], slack_secret: str) -> dict[str, A
             "slackInteractivity=true needs slackSecretName, since the alerts that carry the buttons go to Slack."
         )
     signing = _text(get("slackSigningSecretName"), "slackSigningSecretName") or DEFAULT_SIGNING_SECRET
-    if not _SECRET_NAME.fullmatch(signing):
-        raise SettingsError(f"slackSigningSecretName must be a Secrets Manager secret name, not {signing!r}.")
+    _secret_name("slackSigningSecretName", signing)
     if signing == slack_secret:  # the interaction function must not be able to read the webhook or the token
         raise SettingsError(
             f"slackSigningSecretName must name a secret of its own, not slackSecretName's {slack_secret!r}."
@@ -201,6 +200,17 @@ def _interactivity(context: Mapping[str, Any], slack_secret: str) -> dict[str, A
     _checked("slackAllowedUsers", users, _SLACK_USER, "Slack user ids (U or W and 2 to 20 capital letters or digits)")
     _once("slackAllowedUsers", users)
     return {"slack_interactivity": True, "slack_signing_secret_name": signing, "slack_allowed_users": users}
+
+
+def _secret_name(key: str, name: str) -> None:
+    """A secret the functions name by a partial ARN (its name): Secrets Manager takes a name ending in a hyphen
+    and six characters for a full ARN with its random suffix, and would not find the secret."""
+    if not _SECRET_NAME.fullmatch(name):
+        raise SettingsError(f"{key} must be a Secrets Manager secret name, not {name!r}.")
+    if re.search(r"-[A-Za-z0-9]{6}$", name):
+        raise SettingsError(f"{key} must not end in a hyphen and six characters ({name!r}): Secrets Manager would "
+                            "read the name as a full ARN and not find the secret; rename it, for example without "
+                            "the hyphen.")  # fmt: skip
 
 
 def _once(key: str, values: tuple[str, ...]) -> None:

@@ -42,7 +42,7 @@ class Context:
 def _endpoint_env(mode: str) -> dict[str, str]:
     """The interaction endpoint's environment, beside the drift handler's (the signing secret made here)."""
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="trailguard/slack-signing-secret", SecretString=SIGNING_SECRET
+        Name="trailguard/slack-signing", SecretString=SIGNING_SECRET
     )["ARN"]
     return {"SLACK_SIGNING_SECRET_ARN": secret, "SLACK_ALLOWED_USERS": PERSON, "REMEDIATION_MODE": mode}
 

@@ -168,6 +168,9 @@ def revert_now(rt: Runtime, target: Target, by: str, *, dry_run: bool, since: in
     wrong = [f for f in verdict.counted if f.trail_arn]
     if not wrong:
         return Answer(True, f"Trail {target.name} is compliant: there is nothing to revert.")
+    if verdict.trail is None and target.arn.split(":")[4] != target.account:  # never recreated elsewhere
+        return Answer(False, f"Trail {target.arn} is not there in account {target.account}, and it belongs to "
+                             f"account {target.arn.split(':')[4]}: nothing was reverted.")  # fmt: skip
     mode = "dry-run" if dry_run else "on"
     results, planned = revert(verdict, mode, rt.config.policy, rt.table,
                               rt.clients_of(target.account), since=since, account=target.account,
@@ -203,9 +206,13 @@ def snooze(rt: Runtime, target: Target, by: str, reason: str, *, seconds: int, r
         return Answer(False, f"Nothing to snooze on trail {target.name}: none of {', '.join(rules or ())} may be "
                              "snoozed (the detector's own health, a deleted trail and an account without a "
                              "compliant trail never are).")  # fmt: skip
-    entry = Snooze(target.arn, at + seconds, by, reason, held, at, target.account)
+    until = at + seconds
+    running = [s for s in rt.table.snoozes(at) if s.arn == target.arn]
+    if running:  # one snooze per trail: a new one never shortens or narrows the one that runs
+        until, held = max(until, running[0].until), tuple(sorted({*held, *running[0].rules}))
+    entry = Snooze(target.arn, until, by, reason, held, at, target.account)
     rt.table.snooze(entry)
-    covered = "every rule but its deletion" if rules is None else f"rules: {', '.join(held)}"
+    covered = "every rule but its deletion" if set(held) >= set(every_rule()) else f"rules: {', '.join(held)}"
     return Answer(True, f"Trail {target.name} {entry.label} ({covered}). The detector's own health is alerted as "
                         "ever.", changed=True)  # fmt: skip
 

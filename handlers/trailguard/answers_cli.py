@@ -25,6 +25,7 @@ from .arn import Arn
 from .aws import CLIENT_CONFIG, AuditAborted, ClientCache, abort_reason, describe_error
 from .config import HandlerConfig
 from .exemptions import ExemptionError
+from .organization import AccountUnreachable
 from .rules import REGISTRY
 from .snooze import DurationError, parse_duration, snoozable
 from .state_table import StateTable, Unprocessed
@@ -82,16 +83,35 @@ def run(args: argparse.Namespace) -> int:
         seconds = parse_duration(args.duration) if args.command == "snooze" else 0
         rt, caller = _runtime(args)
         target = answers.locate(rt, args.trail.strip(), args.account or rt.account, args.region or rt.home)
-        owner = target.arn.split(":")[4]
-        if not args.account and owner != rt.account:  # read where the caller is, it would name another trail
-            return refuse(args, f"{args.trail.strip()} is a trail of account {owner}, not the caller's {rt.account}: "
-                                f"add --account {owner} (organization mode), or --account {rt.account} for an "
-                                "organization trail seen from here, or use that account's credentials")  # fmt: skip
+        problem = _elsewhere(args, rt, target)
+        if problem:
+            return refuse(args, problem)
         return _carry_out(args, rt, target, caller, seconds)
-    except (AuditAborted, ExemptionError, DurationError, answers.NotFound, answers.RecordFailed) as error:
+    except (AuditAborted, ExemptionError, DurationError, answers.NotFound, answers.RecordFailed,
+            AccountUnreachable) as error:  # fmt: skip
         return refuse(args, str(error))
     except (ClientError, BotoCoreError, Unprocessed) as error:
         return refuse(args, abort_reason(error) or f"AWS refused or failed a call: {describe_error(error)}")
+
+
+def _elsewhere(args: argparse.Namespace, rt: Any, target: answers.Target) -> str:
+    """Why the trail cannot be answered for where it is named, or "": a trail ARN of another account is read in
+    that account (``--account``), never in the caller's by mistake; only an organization trail is read in an
+    account that does not own it; a snooze needs the trail to be there."""
+    owner = target.arn.split(":")[4]
+    if not args.account and owner != rt.account:
+        return (f"{args.trail.strip()} is a trail of account {owner}, not the caller's {rt.account}: add --account "
+                f"{owner} (organization mode), or use that account's credentials")  # fmt: skip
+    if owner == target.account and args.command != "snooze":
+        return ""
+    now = answers.read(rt, target)
+    if now.error:
+        return f"trail {target.arn} could not be read in account {target.account}: {now.error}"
+    if now.state is None:
+        return f"there is no trail {target.arn} in account {target.account}"
+    if owner != target.account and not now.state.description.get("IsOrganizationTrail"):
+        return f"{target.arn} belongs to account {owner}; only an organization trail is answered from another account"
+    return ""
 
 
 def _carry_out(args: argparse.Namespace, rt: Any, target: answers.Target, caller: str, seconds: int) -> int:

@@ -282,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except BadInput as error:
+        if argv and argv[0] in answers_cli.COMMANDS:
+            return answers_cli.refuse(argparse.Namespace(json="--json" in argv), str(error))
         wanted = next((argv[n + 1] for n, word in enumerate(argv[:-1]) if word == "--format"), "table")
         return _refuse(argparse.Namespace(format="json" if "--json" in argv else wanted), str(error))
     return answers_cli.run(args) if args.command in answers_cli.COMMANDS else _audit(args)

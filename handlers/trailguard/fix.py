@@ -166,7 +166,8 @@ def read_now(
 ) -> Reading:
     """Read the trail in its home region (``client``) and judge it as the revert and its read-back need."""
     try:
-        listed = client.describe_trails(trailNameList=[arn], includeShadowTrails=False)["trailList"]
+        # shadow copies included: an organization trail is one in a member account, and is read there by ARN
+        listed = client.describe_trails(trailNameList=[arn], includeShadowTrails=True)["trailList"]
         described = [t for t in listed if t.get("TrailARN") == arn]
         if not described:
             return Reading()

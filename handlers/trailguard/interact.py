@@ -54,8 +54,11 @@ class Request:
     signature: str
 
     @classmethod
-    def of(cls, event: Mapping[str, Any]) -> Request:
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    def of(cls, event: Any) -> Request:
+        if not isinstance(event, Mapping):
+            return cls("", "", "")
+        given = event.get("headers")
+        headers = {str(k).lower(): str(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
         raw = event.get("body") or ""
         if not isinstance(raw, str):
             raw = ""
@@ -172,7 +175,8 @@ def answer(click: Click, rt: Runtime, publish: Callable[[str, str], None] | None
 def _answer_held(click: Click, alert: Alert, rt: Runtime, publish: Callable[[str, str], None] | None) -> Reply:
     key = f"{click.alert_id}#{click.action}"
     before = rt.table.decision(key)
-    if before.get("state") == "done":
+    ended = click.action == answers.SNOOZE and _age(before.get("at", "")) > SNOOZE_SECONDS  # a new snooze may follow
+    if before.get("state") == "done" and not ended:
         return Reply(f"Already done: {DONE_WORDS[click.action]} by {before.get('by', 'someone')} at "
                      f"{_when(before.get('at', ''))}. Nothing was done again.")  # fmt: skip
     assert alert.trail_arn is not None  # answerable
@@ -186,17 +190,17 @@ def _answer_held(click: Click, alert: Alert, rt: Runtime, publish: Callable[[str
                      "is now.")  # fmt: skip
     result = _carry_out(click, alert, target, now, rt)
     LOG.info("%s on alert %s by %s: %s", click.action, click.alert_id, click.who, result.said)
-    if not result.done:
-        return Reply(f"Refused: {result.said}")
-    if not result.changed:  # a dry run, or nothing to revert: said to the person, not recorded as done
-        return Reply(result.said, commands=result.commands)
+    if not result.changed:  # refused, a dry run, nothing to revert: said to the person, nothing recorded
+        return Reply(result.said if result.done else f"Refused: {result.said}", commands=result.commands)
     fields = {"action": click.action, "by": click.who, "trail": target.arn, "via": "slack", "alert": click.alert_id}
-    if not rt.table.record_decision(key, fields, result.said):
+    # a revert that changed the trail but did not verify is recorded, announced and said as such: it may be tried
+    # again, and people must know the trail was touched
+    if not rt.table.record_decision(key, fields, result.said, "done" if result.done else "failed"):
         LOG.error("%s on alert %s was carried out but could not be recorded", click.action, click.alert_id)
+    words = DONE_WORDS[click.action] if result.done else f"{DONE_WORDS[click.action]} (it did not fully work)"
     if publish is not None:
-        _announce(publish, click, alert, result)
-    return Reply(result.said, private=False, head=f"{DONE_WORDS[click.action]} by", user=click.user_id,
-                 commands=result.commands)  # fmt: skip
+        _announce(publish, click, alert, result, words)
+    return Reply(result.said, private=False, head=f"{words} by", user=click.user_id, commands=result.commands)
 
 
 def _carry_out(click: Click, alert: Alert, target: answers.Target, now: Reading,
@@ -210,11 +214,12 @@ def _carry_out(click: Click, alert: Alert, target: answers.Target, now: Reading,
     return answers.revert_now(rt, target, click.who, dry_run=dry_run, since=answers.since_of(alert.actor))
 
 
-def _announce(publish: Callable[[str, str], None], click: Click, alert: Alert, result: answers.Answer) -> None:
+def _announce(publish: Callable[[str, str], None], click: Click, alert: Alert, result: answers.Answer,
+              words: str) -> None:  # fmt: skip
     """The answer as an SNS notice on the alert topic: the durable record people subscribed to."""
-    subject = notice_subject(DONE_WORDS[click.action], alert.trail_name)
+    subject = notice_subject(words, alert.trail_name)
     lines = [
-        f"{DONE_WORDS[click.action]} from Slack by {click.who}.",
+        f"{words} from Slack by {click.who}.",
         "",
         clean(result.said),
         "",
@@ -283,6 +288,14 @@ def _safe_response_url(url: str) -> bool:
 
 def _user_id(user_id: str) -> str:
     return "".join(c for c in user_id if c.isalnum())[:24]
+
+
+def _age(epoch: str) -> float:
+    """Seconds since ``epoch`` (a stored time), or 0 when it cannot be read."""
+    try:
+        return time.time() - int(epoch)
+    except ValueError:
+        return 0.0
 
 
 def _when(epoch: str) -> str:

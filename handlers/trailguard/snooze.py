@@ -65,7 +65,7 @@ class Snooze:
     reason: str
     rules: tuple[str, ...]
     at: int = 0  # when it was set
-    account: str = ""  # where the trail was read: the account whose no-compliant-trail it may cover
+    account: str = ""  # the account the trail was named in when it was set (recorded; the ARN is what applies)
 
     def active(self, now: float) -> bool:
         return now < self.until

@@ -360,11 +360,12 @@ class StateTable:
                 ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues={":free": {"S": "free"}},
             )  # fmt: skip
 
-    def record_decision(self, key: str, fields: Mapping[str, str], result: str) -> bool:
-        """Record a person's answer, carried out, as ``decision#<key>`` (state ``done``): one write, tried again
-        after each of ``RECORD_PAUSES``; False if it could not be recorded."""
+    def record_decision(self, key: str, fields: Mapping[str, str], result: str, state: str = "done") -> bool:
+        """Record a person's answer, carried out, as ``decision#<key>`` (``done``; or ``failed``, which the same
+        answer may be given again after): one write, tried again after each of ``RECORD_PAUSES``; False if it
+        could not be recorded."""
         now = int(self.clock())
-        done = {**fields, "state": "done", "result": result[:4000]}
+        done = {**fields, "state": state, "result": result[:4000]}
         return self._persist(
             None, Key={"pk": {"S": _decision_key(key)}},
             UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in done) + ", #at = :now, #ttl = :ttl",

@@ -167,6 +167,15 @@ def test_snooze_of_a_compliant_trail_is_a_maintenance_window(detector: Detector)
         (("baseline", "forget", TRAIL), "invalid choice"),
         (("snooze", TRAIL, "--for", "1h", "--reason", "  "), "--reason must say why"),
         (("revert", "arn:aws:cloudtrail:us-east-1:210987654321:trail/theirs"), "add --account 210987654321"),
+        (
+            ("revert", "arn:aws:cloudtrail:us-east-1:210987654321:trail/theirs", "--account", "123456789012"),
+            "there is no trail",  # read in the account named: not there, so never recreated there
+        ),
+        (
+            ("snooze", "arn:aws:cloudtrail:us-east-1:123456789012:trail/nope", "--for", "1h", "--reason", "x"),
+            "there is no trail",
+        ),
+        (("revert", TRAIL, "--bogus", "--json"), "unrecognized arguments"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(detector: Detector, args: tuple[str, ...], said: str) -> None:

@@ -32,7 +32,7 @@ Click = Callable[..., dict[str, Any]]
 def endpoint(detector: Detector, monkeypatch: pytest.MonkeyPatch) -> Detector:
     """The detector with Slack buttons on, and its interaction endpoint's environment."""
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="trailguard/slack-signing-secret", SecretString=SIGNING_SECRET
+        Name="trailguard/slack-signing", SecretString=SIGNING_SECRET
     )["ARN"]
     monkeypatch.setenv("SLACK_BUTTONS", "on")
     monkeypatch.setenv("SLACK_SIGNING_SECRET_ARN", secret)
@@ -332,8 +332,74 @@ def test_the_state_table_throttled_gets_an_answer_not_an_error(endpoint: Detecto
     assert "could not finish this now" in replies(endpoint)[0]["text"]
 
 
-def test_a_misconfigured_endpoint_answers_500_without_acting(endpoint: Detector, monkeypatch: Any) -> None:
+def test_a_misconfigured_endpoint_refuses_every_request(endpoint: Detector, monkeypatch: Any) -> None:
     posted = redirected(endpoint)
     monkeypatch.setenv("SLACK_ALLOWED_USERS", "U0TRAILGRD, <!channel>")  # not a Slack user id
-    assert click(endpoint, posted, ACCEPT)["statusCode"] == 500
+    assert click(endpoint, posted, ACCEPT) == {"statusCode": 401}
     assert replies(endpoint) == []
+
+
+def test_a_revert_that_changed_the_trail_but_did_not_take_is_recorded_and_said(
+    endpoint: Detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailguard import fix
+
+    posted = redirected(endpoint)
+    cloudtrail().stop_logging(Name=TRAIL)  # two findings now: the bucket, and logging
+    assert endpoint.run(event("stoplogging_cli", trail=TRAIL))["status"] == "drift"
+    posted = endpoint.slack.messages[-1].body
+    monkeypatch.setenv("REMEDIATION_MODE", "on")
+    real = fix.execute
+
+    def first_call_only(calls: Any, clients: Any, pause: Any = None) -> Any:  # StartLogging refused, say
+        made = real(list(calls)[:1], clients)
+        return made + [fix.ActionResult(op, "failed", args, "AccessDenied") for op, args in list(calls)[1:]]
+
+    monkeypatch.setattr("trailguard.fix.execute", first_call_only)
+
+    assert click(endpoint, posted, REVERT)["statusCode"] == 200
+
+    thread = replies(endpoint)[0]
+    assert "Reverted now (it did not fully work) by <@U0TRAILGRD>" in thread["text"]
+    [notice] = notices(endpoint)
+    assert "did not fully work" in notice["Subject"]
+    record = StateTable(boto3.client("dynamodb", region_name=REGION), TABLE).decision(
+        f"{button_value(posted, REVERT)}#revert")  # fmt: skip
+    assert record["state"] == "failed" and record["by"].startswith("slack:")
+
+
+def test_a_finished_snooze_may_be_clicked_again(endpoint: Detector) -> None:
+    posted = redirected(endpoint)
+    assert click(endpoint, posted, SNOOZE)["statusCode"] == 200
+    assert "Already done" in (click(endpoint, posted, SNOOZE), replies(endpoint)[-1]["text"])[1]  # while it runs
+    boto3.client("dynamodb", region_name=REGION).update_item(  # the snooze was set more than two hours ago
+        TableName=TABLE,
+        Key={"pk": {"S": f"decision#{button_value(posted, SNOOZE)}#snooze"}},
+        UpdateExpression="SET #at = :then",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":then": {"N": str(int(time.time()) - 2 * 3600 - 60)}},
+    )
+
+    assert click(endpoint, posted, SNOOZE)["statusCode"] == 200
+
+    assert "Snoozed 2 h by" in replies(endpoint)[-2]["text"]  # carried out again: thread reply, then the update
+
+
+def test_a_new_snooze_never_shortens_the_one_that_runs(endpoint: Detector) -> None:
+    posted = redirected(endpoint)
+    table = StateTable(boto3.client("dynamodb", region_name=REGION), TABLE)
+    from trailguard.snooze import Snooze
+
+    arn = cloudtrail().describe_trails()["trailList"][0]["TrailARN"]
+    day = int(time.time()) + 86_000
+    table.snooze(Snooze(arn, day, "someone", "planned", ("destination-changed",)))
+
+    assert click(endpoint, posted, SNOOZE)["statusCode"] == 200
+
+    [snooze] = table.snoozes()
+    assert snooze.until == day and "logging-stopped" in snooze.rules and "destination-changed" in snooze.rules
+
+
+def test_requests_that_are_not_function_url_events_are_refused(endpoint: Detector) -> None:
+    for event_ in (None, [], "payload=x", {"headers": ["x"], "body": 5}):
+        assert interaction_handler.handler(event_, Context()) == {"statusCode": 401}  # type: ignore[arg-type]

@@ -165,7 +165,7 @@ def test_drift_handler_puts_buttons_on_its_slack_alerts(any_interactive: Deploym
             {
                 "REMEDIATION_MODE": "off",
                 "ALLOWED_EXCLUDED_SOURCES": "kms.amazonaws.com",
-                "SLACK_SIGNING_SECRET_ARN": signing_secret("trailguard/slack-signing-secret"),
+                "SLACK_SIGNING_SECRET_ARN": signing_secret("trailguard/slack-signing"),
                 "SLACK_ALLOWED_USERS": "U024BE7LH,W0A1B2C3D",
             },
         ),
@@ -184,7 +184,7 @@ def test_drift_handler_puts_buttons_on_its_slack_alerts(any_interactive: Deploym
             {
                 "REMEDIATION_MODE": "dry-run",
                 "ALLOWED_EXCLUDED_SOURCES": "",
-                "SLACK_SIGNING_SECRET_ARN": signing_secret("trailguard/slack-signing-secret", "us-east-1"),
+                "SLACK_SIGNING_SECRET_ARN": signing_secret("trailguard/slack-signing", "us-east-1"),
                 "SLACK_ALLOWED_USERS": "U024BE7LH",
                 "MEMBER_ROLE_NAME": "trailguard-member",
                 "ORGANIZATION_ID": "o-abcdefghij",

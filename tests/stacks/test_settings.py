@@ -419,7 +419,7 @@ def test_slack_interactivity_reads_its_keys_with_the_default_signing_secret(flag
     settings = from_context(INTERACTIVITY | {"slackInteractivity": flag})
 
     assert settings.slack_interactivity is True
-    assert settings.slack_signing_secret_name == DEFAULT_SIGNING_SECRET == "trailguard/slack-signing-secret"
+    assert settings.slack_signing_secret_name == DEFAULT_SIGNING_SECRET == "trailguard/slack-signing"
     assert settings.slack_allowed_users == ("U024BE7LH",)
     assert from_context(INTERACTIVITY | {"slackSigningSecretName": "ops/slack-app"}).slack_signing_secret_name == (
         "ops/slack-app"
@@ -443,6 +443,8 @@ def test_slack_allowed_users_are_read_as_a_list_in_every_form(users: Any) -> Non
         ("slackSigningSecretName", "slack signing secret"),
         ("slackSigningSecretName", ["trailguard/signing"]),
         ("slackSigningSecretName", "trailguard/slack"),  # the webhook's secret: the function must not read it
+        ("slackSigningSecretName", "trailguard/slack-signing-secret"),  # "-secret" reads as an ARN's suffix
+        ("slackSecretName", "trailguard/slack-alerts"),
         ("slackAllowedUsers", None),  # missing
         ("slackAllowedUsers", ""),
         ("slackAllowedUsers", "[]"),

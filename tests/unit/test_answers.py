@@ -24,7 +24,7 @@ from trailguard.snooze import MAX_SECONDS, DurationError, Snooze, every_rule, pa
 from trailguard_dev.slack_clicks import SIGNING_SECRET, click_payload, signed_request
 
 ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/prod-trail"
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:trailguard/slack-signing-secret-AbCdEf"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:trailguard/slack-signing-AbCdEf"
 
 
 def actions(message: dict[str, Any]) -> list[dict[str, Any]]:
