@@ -47,6 +47,7 @@ class _Container:
         self.config: InteractionConfig | None = None
         self.runtime: Any = None
         self.secret, self.secret_read = "", 0.0
+        self.sns: tuple[str, Any] | None = None  # (topic, client)
 
     def ready(self, context: Any) -> tuple[InteractionConfig, Any]:
         env = tuple(os.environ.get(k, "") for k in WATCHED_ENV)
@@ -59,6 +60,19 @@ class _Container:
         self.runtime.fresh(Deadline.of(context))
         self.runtime.apply_snoozes = False  # a person's answer judges the trail by the operator's policy alone
         return self.config, self.runtime
+
+    def publisher(self, topic: str) -> Any:
+        """``publish(subject, message)`` on the alert topic, its client made once per container; None without one."""
+        if not topic:
+            return None
+        if self.sns is None or self.sns[0] != topic:
+            import boto3
+
+            from trailguard.arn import region_of
+
+            self.sns = (topic, boto3.client("sns", region_name=region_of(topic)))
+        client = self.sns[1]
+        return lambda subject, message: client.publish(TopicArn=topic, Subject=subject, Message=message)
 
     def signing_secret(self, arn: str) -> str:
         if not self.secret or time.monotonic() - self.secret_read > SECRET_KEPT:
@@ -94,7 +108,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         interact.respond(click, interact.Reply("You are not allowed to answer trailguard alerts (SLACK_ALLOWED_USERS)."
                                                " Nothing was done."), _post)  # fmt: skip
         return {"statusCode": 403}
-    publish = _publisher(config.handler.alert_topic_arn)
+    publish = _container.publisher(config.handler.alert_topic_arn)
     try:
         reply = interact.answer(click, rt, publish)
     except (ClientError, BotoCoreError, Unprocessed, AccountUnreachable) as error:  # AWS on a bad day: say so
@@ -118,17 +132,6 @@ def _verified(request: interact.Request, secret_arn: str) -> bool:
         return False
     _container.secret = ""
     return interact.verified(request, _container.signing_secret(secret_arn))
-
-
-def _publisher(topic: str) -> Any:
-    if not topic:
-        return None
-    import boto3
-
-    from trailguard.arn import region_of
-
-    sns = boto3.client("sns", region_name=region_of(topic))
-    return lambda subject, message: sns.publish(TopicArn=topic, Subject=subject, Message=message)
 
 
 def _post(url: str, body: Mapping[str, Any]) -> None:

@@ -25,7 +25,7 @@ from .aws import describe_error
 from .baseline import DESTINATION_NAMES, TRAIL_FLAGS, Baseline, state_digest
 from .events import Actor, TrailCall, TrailRef
 from .fix import Reading, read_now, revert
-from .flow import RetryLater, Runtime, change_time, evaluate_call
+from .flow import Runtime, change_time, evaluate_call
 from .organization import AccountUnreachable
 from .read import read_extras
 from .render.fix import commands
@@ -110,7 +110,7 @@ def show(rt: Runtime, target: Target) -> dict[str, Any] | None:
                          "recreate the trail until the sweep or a person confirms it)"}  # fmt: skip
     return {
         "trail_arn": target.arn,
-        "recorded_at": _when(baseline.recorded_at) if baseline.recorded_at else None,
+        "recorded_at": when(baseline.recorded_at) if baseline.recorded_at else None,
         "recorded_by": baseline.source,
         "recorded_by_words": recorded.get(baseline.source, baseline.source),
         "person": one_line(clean(baseline.recorded_by)) or None,
@@ -159,10 +159,7 @@ def revert_now(rt: Runtime, target: Target, by: str, *, dry_run: bool, since: in
     verified), or with ``dry_run`` only say the calls. A person's revert is not counted against the
     detector's hourly revert budget. ``since``: when the change was made (a baseline recorded after it is
     not restored)."""
-    try:
-        verdict = evaluate_call(_call(target, by), rt)
-    except RetryLater as error:  # pragma: no cover - settle() is always true here, so reads are never retried
-        return Answer(False, f"Trail {target.name} could not be read ({error}), so nothing was reverted.")
+    verdict = evaluate_call(_call(target, by), rt)  # settled at once: what could not be read is in ``unread``
     if verdict.unread:
         return Answer(False, f"Trail {target.name} could not be read ({verdict.unread}), so nothing was reverted.")
     wrong = [f for f in verdict.counted if f.trail_arn]
@@ -246,7 +243,8 @@ def since_of(actor: Actor | None) -> int:
     return change_time(actor.time) if actor else 0
 
 
-def _when(epoch: int) -> str:
+def when(epoch: int) -> str:
+    """A stored time, for a person."""
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import answers, exemptions
+from . import answers, arguments, exemptions
+from .arguments import DEFAULT_ROLE
 from .arn import Arn
 from .aws import CLIENT_CONFIG, AuditAborted, ClientCache, abort_reason, describe_error
 from .config import HandlerConfig
@@ -32,12 +33,8 @@ from .state_table import StateTable, Unprocessed
 
 COMMANDS = ("baseline", "revert", "snooze")
 STACK = "Trailguard"  # the detector's stack, whose outputs name its state table
-DEFAULT_ROLE = "trailguard-member"
 EXIT_DONE, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
 _TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}", re.ASCII)
-_ACCOUNT = re.compile(r"\d{12}", re.ASCII)
-_ROLE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 
 
 def add_commands(sub: Any) -> None:
@@ -155,15 +152,11 @@ def _arguments(args: argparse.Namespace) -> str:
         return "TRAIL must be a trail's ARN or name"
     if args.state_table is not None and not _TABLE.fullmatch(args.state_table):
         return f"--state-table must be a DynamoDB table name, not {args.state_table!r}"
-    if args.account is not None and not _ACCOUNT.fullmatch(args.account):
-        return f"--account must be a 12-digit AWS account id, not {args.account!r}"
-    if not _ROLE.fullmatch(args.role_name):
-        return f"--role-name must be an IAM role name, not {args.role_name!r}"
-    if args.region is not None and not _REGION.fullmatch(args.region):
-        return f"--region {args.region!r} is not an AWS region"
-    bad = [s for s in args.allow_excluded_source if not re.fullmatch(r"[a-z0-9.-]+\.amazonaws\.com", s)]
-    if bad:
-        return f"--allow-excluded-source must be an event source like kms.amazonaws.com, not {bad[0]!r}"
+    problem = (arguments.accounts([args.account] if args.account is not None else []) or arguments.role(args.role_name)
+               or arguments.regions([args.region] if args.region is not None else [])
+               or arguments.sources(args.allow_excluded_source))  # fmt: skip
+    if problem:
+        return problem
     reason = getattr(args, "reason", None)
     if reason is not None and len(reason) > 1000:
         return "--reason must be at most 1000 characters"

@@ -22,7 +22,8 @@ from typing import Any, NoReturn, TextIO
 
 from botocore.config import Config
 
-from . import __version__, answers_cli, exemptions
+from . import __version__, answers_cli, arguments, exemptions
+from .arguments import DEFAULT_ROLE
 from .arn import Arn
 from .aws import CLIENT_CONFIG, WORKERS, AuditAborted, ClientCache, abort_reason, explain
 from .exemptions import ExemptionError
@@ -36,16 +37,11 @@ from .sweep import unreachable
 
 EXIT_BAD_INPUT = 2
 FORMATS = ("table", "json", "csv", "sarif", "ocsf", "asff")
-_SOURCE = re.compile(r"[a-z0-9.-]+\.amazonaws\.com", re.ASCII)
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
 COLOURS = {"critical": "\033[1;31m", "high": "\033[31m", "medium": "\033[33m", "low": "\033[2m",
            "compliant": "\033[32m"}  # fmt: skip
 RESET = "\033[0m"
 PLUGINS = "trailguard.commands"
 BUILT_IN = frozenset({"audit", *answers_cli.COMMANDS})  # a plugin never takes over a built-in command
-DEFAULT_ROLE = "trailguard-member"
-_ACCOUNT = re.compile(r"\d{12}")
-_ROLE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # Member accounts are read by clients shared between accounts (see ``organization``): standard retries, since
 # adaptive mode's client-side rate limit would slow every account down when one is throttled.
 AUDIT_MEMBER_READS = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=WORKERS * 4,
@@ -341,31 +337,10 @@ def at_least(verdict: AccountVerdict, threshold: str | None) -> AccountVerdict:
 
 
 def _audit_arguments(args: argparse.Namespace) -> str:
-    """What is wrong with the regions, sources or timeout, or "": a region must be one botocore knows
-    CloudTrail in (any partition), so that a typo is not read as a region that cannot be reached."""
-    bad_sources = [s for s in args.allow_excluded_source if not _SOURCE.fullmatch(s)]
-    if bad_sources:
-        return f"--allow-excluded-source must be an event source like kms.amazonaws.com, not {bad_sources[0]!r}"
+    """What is wrong with the regions, sources or timeout, or ""."""
     if args.timeout is not None and not 0 < args.timeout <= 86_400:
         return f"--timeout must be a number of seconds between 0 and 86400, not {args.timeout:g}"
-    if args.region:
-        known = _known_regions()
-        bad = [r for r in args.region if not _REGION.fullmatch(r) or (known and r not in known)]
-        if bad:
-            return f"--region {bad[0]!r} is not an AWS region where CloudTrail is offered"
-    return ""
-
-
-def _known_regions() -> set[str]:
-    """Every region botocore knows CloudTrail in, across partitions (empty if its data cannot be read)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError
-
-    try:
-        session = boto3.session.Session()
-        return {r for p in session.get_available_partitions() for r in session.get_available_regions("cloudtrail", p)}
-    except (BotoCoreError, ValueError):  # a broken AWS configuration is reported when the audit starts
-        return set()
+    return arguments.sources(args.allow_excluded_source) or arguments.regions(args.region)
 
 
 def _output_arguments(args: argparse.Namespace) -> str:
@@ -493,12 +468,7 @@ def _organization_arguments(args: argparse.Namespace) -> str:
     """What is wrong with the organization arguments, or ""."""
     if not args.organization and (args.account or args.role_name != DEFAULT_ROLE):
         return "--account and --role-name need --organization"
-    bad = [a for a in args.account if not _ACCOUNT.fullmatch(a)]
-    if bad:
-        return f"--account must be a 12-digit AWS account id, not {bad[0]!r}"
-    if not _ROLE.fullmatch(args.role_name):
-        return f"--role-name must be an IAM role name, not {args.role_name!r}"
-    return ""
+    return arguments.accounts(args.account) or arguments.role(args.role_name)
 
 
 if __name__ == "__main__":  # pragma: no cover

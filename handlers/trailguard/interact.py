@@ -38,7 +38,6 @@ from .render.slack import ACCEPT, ANSWERS, ANSWERS_BLOCK, REVERT, SNOOZE, answer
 from .render.text import BACKTICK_LOOKALIKE, clean, escape_slack, md, one_line
 
 LOG = logging.getLogger(__name__)
-SIGNATURE_WINDOW = 5 * 60  # seconds: Slack's advice, and slack_sdk's SignatureVerifier's window
 SNOOZE_SECONDS = 2 * 3600  # the button's "Snooze 2 h"
 ACTIONS = {REVERT: answers.REVERT, ACCEPT: answers.ACCEPT, SNOOZE: answers.SNOOZE}
 DONE_WORDS = {answers.REVERT: "Reverted now", answers.ACCEPT: "Accepted as baseline", answers.SNOOZE: "Snoozed 2 h"}
@@ -71,7 +70,7 @@ class Request:
 
 
 def verified(request: Request, signing_secret: str, now: Callable[[], float] = time.time) -> bool:
-    """Whether Slack signed this very body within ``SIGNATURE_WINDOW`` (constant-time comparison)."""
+    """Whether Slack signed this very body within five minutes (slack_sdk's window; constant-time comparison)."""
     from slack_sdk.signature import Clock, SignatureVerifier
 
     class At(Clock):
@@ -300,6 +299,6 @@ def _age(epoch: str) -> float:
 
 def _when(epoch: str) -> str:
     try:
-        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(epoch)))
+        return answers.when(int(epoch))
     except ValueError:
         return "an unknown time"

@@ -321,8 +321,8 @@ class StateTable:
 
     def alert(self, key: str) -> str:
         """The alert stored under ``key`` (its JSON), or "" when there is none."""
-        item = self._get_many("", [_alert_key(key)["pk"]["S"]]).get(_alert_key(key)["pk"]["S"], {})
-        return _stored_alert(item)
+        stored = _alert_key(key)["pk"]["S"]
+        return _stored_alert(self._get_many("", [stored]).get(stored, {}))
 
     def decision(self, key: str) -> dict[str, str]:
         """What ``decision#<key>`` holds (``by``, ``action``, ``at``, ``state``, ``result``...), or {}."""
